@@ -1,0 +1,1 @@
+"""Machinery shared by every remediation technique: the wrapper model and tensor helpers."""

@@ -1,0 +1,44 @@
+"""`get_min_diff_loss`: resolve a MinDiff loss name or instance."""
+
+from keras_remediation.min_diff.losses.absolute_correlation_loss import AbsoluteCorrelationLoss
+from keras_remediation.min_diff.losses.adjusted_mmd_loss import AdjustedMMDLoss
+from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
+from keras_remediation.min_diff.losses.mmd_loss import MMDLoss
+
+_LOSSES = {
+    "mmd": MMDLoss,
+    "maximum_mean_discrepancy": MMDLoss,
+    "abs_corr": AbsoluteCorrelationLoss,
+    "absolute_correlation": AbsoluteCorrelationLoss,
+    "adjusted_mmd": AdjustedMMDLoss,
+}
+
+
+def get_min_diff_loss(loss, arg_name="loss"):
+    """Returns a `MinDiffLoss` instance for a name or instance.
+
+    Args:
+        loss: a `MinDiffLoss` instance or a name, case-insensitive: `'mmd'`,
+            `'maximum_mean_discrepancy'`, `'abs_corr'`, `'absolute_correlation'` or
+            `'adjusted_mmd'`, each optionally followed by `'_loss'`.
+        arg_name: name of the argument, used in error messages.
+
+    Raises:
+        ValueError: for an unknown name or a value of another type.
+    """
+    if isinstance(loss, MinDiffLoss):
+        return loss
+    if isinstance(loss, str):
+        key = loss.lower()
+        if key.endswith("_loss"):
+            key = key[: -len("_loss")]
+        if key in _LOSSES:
+            return _LOSSES[key]()
+        raise ValueError(
+            f"`{arg_name}` must be one of {sorted(_LOSSES)} (optionally with '_loss') or a "
+            f"MinDiffLoss instance; received {loss!r}."
+        )
+    raise ValueError(
+        f"`{arg_name}` must be a MinDiff loss name or a MinDiffLoss instance; received "
+        f"{loss!r} of type {type(loss).__name__}."
+    )
