@@ -5,3 +5,4 @@ data utilities (`min_diff.keras.utils`).
 """
 
 from keras_remediation.min_diff import losses
+from keras_remediation.min_diff import keras

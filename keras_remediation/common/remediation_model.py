@@ -1,0 +1,228 @@
+"""`RemediationModel`: a Keras model that trains another model with an extra loss component.
+
+Every technique of keras-remediation is "the original model's loss + weight × an extra loss
+computed from side data packed into the inputs". This base class does the shared part once:
+wrapping and delegating to the original model, reporting the extra loss as its own metric in
+`fit`/`evaluate` logs on every backend, compiling both models, detecting a custom
+`train_step` that drops the extra loss, and saving in the `.keras` format. A technique
+subclasses it and implements three hooks: `_unpack_original_inputs`, `_unpack_extra_data` and
+`_compute_extra_loss`.
+
+How the extra loss reaches training: `call` computes it when the inputs carry side data and
+adds it with `add_loss`, so it is part of `model.losses` (an eager `model(batch,
+training=True)` leaves it there, as TF Model Remediation promised). Keras's default
+`compute_loss` adds `model.losses` to the compiled loss once, together with the
+regularisation losses. `compute_loss` is overridden only to update the metric from the value
+computed in `call` (a metric updated inside `call` would read 0 under JAX).
+"""
+
+import warnings
+
+import keras
+
+
+class _ExtraLossUseCheck(keras.callbacks.Callback):
+    """After the first training batch, warns if the extra loss was computed but dropped."""
+
+    def __init__(self, wrapper):
+        super().__init__()
+        self._wrapper = wrapper
+
+    def on_train_batch_end(self, batch, logs=None):
+        wrapper = self._wrapper
+        if wrapper._extra_loss_checked:
+            return
+        wrapper._extra_loss_checked = True
+        if wrapper._extra_loss_seen_in_training and not wrapper._extra_loss_used:
+            warnings.warn(
+                f"{type(wrapper).__name__}: the {wrapper._extra_loss_name} was computed in the "
+                "forward pass of a training step, but the step neither called "
+                "`self.compute_loss(...)` nor read `self.losses`: the "
+                f"{wrapper._extra_loss_name} is silently missing from training. A custom "
+                "`train_step` must compute its loss with `self.compute_loss(x, y, y_pred, "
+                "sample_weight)` (or add `ops.sum(self.losses)` to it).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+class RemediationModel(keras.Model):
+    """Base class: `original_model`'s loss + an extra loss computed from packed side data.
+
+    Args:
+        original_model: the `keras.Model` to train (Sequential, Functional or subclassed,
+            single or multi-output). Inference and evaluation use its outputs.
+        **kwargs: passed to `keras.Model.__init__` (e.g. `name`).
+
+    Raises:
+        TypeError: if `original_model` is not a `keras.Model`.
+
+    Subclasses set `_extra_loss_name` (the metric name, e.g. `"min_diff_loss"`) and implement
+    `_unpack_original_inputs(inputs)`, `_unpack_extra_data(inputs)` (None when absent) and
+    `_compute_extra_loss(extra_data, training, mask)` returning a list of weighted scalar
+    losses.
+    """
+
+    _extra_loss_name = "extra_loss"
+
+    def __init__(self, original_model, **kwargs):
+        if not isinstance(original_model, keras.Model):
+            raise TypeError(
+                f"`original_model` must be a keras.Model instance; received "
+                f"{original_model!r} of type {type(original_model).__name__}."
+            )
+        super().__init__(**kwargs)
+        self._original_model = original_model
+        # The wrapper owns no weights: it is built as soon as the original model is.
+        self.built = original_model.built
+        self._extra_loss_tracker = keras.metrics.Mean(name=self._extra_loss_name)
+        self._pending_extra_loss = None
+        self._in_fit = False
+        self._extra_loss_seen_in_training = False
+        self._extra_loss_used = False
+        self._extra_loss_checked = True
+        self._warned_no_extra_data = False
+
+    @property
+    def original_model(self):
+        """The wrapped `keras.Model`."""
+        return self._original_model
+
+    # Hooks for subclasses ----------------------------------------------------------------------
+
+    def _unpack_original_inputs(self, inputs):
+        raise NotImplementedError
+
+    def _unpack_extra_data(self, inputs):
+        raise NotImplementedError
+
+    def _compute_extra_loss(self, extra_data, training=None, mask=None):
+        raise NotImplementedError
+
+    def _missing_extra_data_message(self):
+        return f"{type(self).__name__} was called with training=True but without its side data."
+
+    # Keras model API ---------------------------------------------------------------------------
+
+    def build(self, input_shape=None):
+        # The original model builds itself on its first call; the wrapper owns no weights. This
+        # also stops a second base class such as Sequential (the subclassing recipe) from
+        # building layers of its own from the packed input structure.
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        """Calls `original_model` on the original inputs, adding the extra loss if side data is in.
+
+        Raises:
+            ValueError: if `training=True` in a direct call and `inputs` carry no side data.
+        """
+        original_inputs = self._unpack_original_inputs(inputs)
+        extra_data = self._unpack_extra_data(inputs)
+        if extra_data is None and training is True:
+            if not self._in_fit:
+                raise ValueError(self._missing_extra_data_message())
+            if not self._warned_no_extra_data:
+                self._warned_no_extra_data = True
+                warnings.warn(
+                    f"{type(self).__name__}.fit: the batches carry no side data, so this fit "
+                    f"trains the original model without the {self._extra_loss_name}.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        outputs = self._call_original(original_inputs, training=training, mask=mask)
+        if extra_data is not None:
+            extra_losses = self._compute_extra_loss(extra_data, training=training, mask=mask)
+            for loss in extra_losses:
+                self.add_loss(loss)
+            total = extra_losses[0]
+            for loss in extra_losses[1:]:
+                total = total + loss
+            self._pending_extra_loss = total
+            if training:
+                self._extra_loss_seen_in_training = True
+        return outputs
+
+    def _call_original(self, inputs, training=None, mask=None):
+        kwargs = {}
+        if training is not None:
+            kwargs["training"] = training
+        if mask is not None:
+            kwargs["mask"] = mask
+        return self._original_model(inputs, **kwargs)
+
+    @property
+    def losses(self):
+        losses = super().losses
+        if self._pending_extra_loss is not None:
+            self._extra_loss_used = True
+        return losses
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's loss (compiled loss + `self.losses`, which hold the extra loss), and the metric."""
+        pending = self._pending_extra_loss
+        total = super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
+        if pending is not None:
+            self._extra_loss_tracker.update_state(pending)
+            self._pending_extra_loss = None
+            self._extra_loss_used = True
+        return total
+
+    def compile(self, *args, **kwargs):
+        """Compiles both this model and `original_model` with the same arguments.
+
+        See `keras.Model.compile`. Both share the optimizer, so `original_model` saved after
+        training (`save_original_model`) carries the trained optimizer state and can go on
+        training on its own.
+        """
+        super().compile(*args, **kwargs)
+        kwargs.pop("optimizer", None)
+        self._original_model.compile(self.optimizer, *args[1:], **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model from its saved compile configuration (used by loading)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self._original_model.built:
+            self.built = True
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, plus a check that a custom `train_step` keeps the extra loss."""
+        callbacks = kwargs.pop("callbacks", None)
+        callbacks = list(callbacks) if callbacks is not None else []
+        callbacks.append(_ExtraLossUseCheck(self))
+        self._in_fit = True
+        self._extra_loss_seen_in_training = False
+        self._extra_loss_used = False
+        self._extra_loss_checked = False
+        self._warned_no_extra_data = False
+        try:
+            return super().fit(*args, callbacks=callbacks, **kwargs)
+        finally:
+            self._in_fit = False
+            self._pending_extra_loss = None
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        return self._original_model.compute_output_spec(self._unpack_original_inputs(inputs))
+
+    def save_original_model(self, *args, **kwargs):
+        """Saves `original_model` alone (see `keras.Model.save`).
+
+        The file loads as the original model's type, for inference or further plain training,
+        without the wrapper.
+        """
+        return self._original_model.save(*args, **kwargs)
+
+    # Serialization -----------------------------------------------------------------------------
+
+    def _base_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    def get_build_config(self):
+        return None
+
+    def build_from_config(self, config):
+        self.built = True
+

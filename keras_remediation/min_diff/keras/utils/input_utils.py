@@ -1,0 +1,641 @@
+"""Packing MinDiff data into model inputs, and unpacking it: `MinDiffPackedInputs`,
+`pack_min_diff_data`, `build_min_diff_dataset`, `unpack_original_inputs`, `unpack_min_diff_data`.
+
+A packed batch is `(MinDiffPackedInputs(original_inputs, min_diff_data), y[, sample_weight])`
+where `min_diff_data` is `(min_diff_x, membership[, min_diff_sample_weight])`, or a dict of
+such tuples for several MinDiff applications.
+
+Three kinds of data are accepted and the result is of the same kind:
+- `tf.data.Dataset` (already batched), as in TF Model Remediation: the result is a
+  `tf.data.Dataset`.
+- `keras.utils.PyDataset` (each item a batch): the result is a `keras.utils.PyDataset`.
+- In-memory arrays (NumPy or backend tensors, or dicts/tuples of them), given as `x`,
+  `(x, y)` or `(x, y, sample_weight)`, batched here with `batch_size`: the result is a
+  `keras.utils.PyDataset`. This path needs no TensorFlow.
+
+Difference from TF Model Remediation: by default the MinDiff data is repeated, so an epoch
+covers all of the original data (the reference zipped the datasets and ended the epoch at the
+shortest one, often the small sensitive group). Pass `repeat_min_diff_data=False` for the
+reference behaviour.
+"""
+
+import collections
+import math
+
+import numpy as np
+import keras
+
+from keras_remediation.min_diff.losses.base_loss import check_membership_values
+from keras_remediation.min_diff.losses.base_loss import check_sample_weight_values
+
+_PACKED_KEYS = ("original_inputs", "min_diff_data")
+
+
+class MinDiffPackedInputs(
+    collections.namedtuple("MinDiffPackedInputs", ["original_inputs", "min_diff_data"])
+):
+    """Named tuple holding the original inputs of a batch and its MinDiff data.
+
+    Attributes:
+        original_inputs: inputs of the original model for the batch (any structure).
+        min_diff_data: `(min_diff_x, membership[, min_diff_sample_weight])` with membership
+            `[min_diff_batch, 1]` of 0.0/1.0, or a dict of such tuples (one per application).
+    """
+
+
+def _is_packed_dict(inputs):
+    return isinstance(inputs, dict) and set(inputs) == set(_PACKED_KEYS)
+
+
+def unpack_original_inputs(inputs):
+    """Returns the original-model inputs of a packed batch, or `inputs` unchanged.
+
+    Args:
+        inputs: a `MinDiffPackedInputs` (or a dict with exactly the keys `original_inputs` and
+            `min_diff_data`, the form some data loaders turn it into), or any other inputs.
+
+    Returns:
+        `inputs.original_inputs` for packed inputs, else `inputs` itself, e.g.
+        `unpack_original_inputs([1, 2, 3])` is `[1, 2, 3]`.
+    """
+    if isinstance(inputs, MinDiffPackedInputs):
+        return inputs.original_inputs
+    if _is_packed_dict(inputs):
+        return inputs["original_inputs"]
+    return inputs
+
+
+def unpack_min_diff_data(inputs):
+    """Returns the MinDiff data of a packed batch, or None if there is none.
+
+    Args:
+        inputs: as for `unpack_original_inputs`.
+
+    Returns:
+        `inputs.min_diff_data` for packed inputs, else None, e.g.
+        `unpack_min_diff_data([1, 2, 3])` is None.
+    """
+    if isinstance(inputs, MinDiffPackedInputs):
+        return inputs.min_diff_data
+    if _is_packed_dict(inputs):
+        return inputs["min_diff_data"]
+    return None
+
+
+def unpack_x_y_sample_weight(data):
+    """Splits a batch into `(x, y, sample_weight)`, missing parts as None, on every backend.
+
+    Unlike a bare tuple check, a `MinDiffPackedInputs` on its own is treated as `x` (it is a
+    tuple, and would otherwise be split into inputs and labels).
+
+    Args:
+        data: `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`; lists are treated as tuples.
+
+    Raises:
+        ValueError: for a tuple of more than 3 elements.
+    """
+    if isinstance(data, MinDiffPackedInputs):
+        return data, None, None
+    return keras.utils.unpack_x_y_sample_weight(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data kinds.
+
+
+def _tf_dataset_type():
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    return tf.data.Dataset
+
+
+def _is_tf_dataset(obj):
+    dataset_type = _tf_dataset_type()
+    return dataset_type is not None and isinstance(obj, dataset_type)
+
+
+def _kind(obj):
+    if _is_tf_dataset(obj):
+        return "tf.data"
+    if isinstance(obj, keras.utils.PyDataset):
+        return "pydataset"
+    return "arrays"
+
+
+def _kind_of_all(datasets):
+    """The common kind of the given datasets (None entries skipped, dicts looked into)."""
+    kinds = set()
+    for dataset in datasets:
+        if dataset is None:
+            continue
+        values = dataset.values() if _is_application_dict(dataset) else [dataset]
+        kinds.update(_kind(value) for value in values)
+    if len(kinds) > 1:
+        raise ValueError(
+            "All datasets passed to `pack_min_diff_data` must be of one kind (all "
+            f"`tf.data.Dataset`, all `keras.utils.PyDataset`, or all arrays); received {sorted(kinds)}."
+        )
+    return kinds.pop() if kinds else "arrays"
+
+
+def _is_application_dict(obj):
+    """True for a dict holding one dataset per MinDiff application.
+
+    Its values are all `tf.data.Dataset`s, all `PyDataset`s, or (for arrays) all tuples such as
+    `(x,)` or `(x, y)`. A dict of plain arrays is a dict of input features, not applications.
+    """
+    return (
+        isinstance(obj, dict)
+        and bool(obj)
+        and all(
+            _is_tf_dataset(v) or isinstance(v, (keras.utils.PyDataset, tuple, list))
+            for v in obj.values()
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Batched sources for PyDataset and array inputs.
+
+
+class _ArrayBatches:
+    """Batches of in-memory arrays (`x`, `(x,)`, `(x, y)` or `(x, y, w)`), optionally shuffled."""
+
+    def __init__(self, data, batch_size, shuffle, seed, arg_name):
+        if isinstance(data, list):
+            data = tuple(data)
+        self.data = data
+        leaves = keras.tree.flatten(data)
+        if not leaves:
+            raise ValueError(f"`{arg_name}` is empty; expected arrays with a batch dimension.")
+        sizes = {int(np.shape(leaf)[0]) for leaf in leaves}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"All arrays in `{arg_name}` must have the same number of rows; received row "
+                f"counts {sorted(sizes)}."
+            )
+        self.num_rows = sizes.pop()
+        if self.num_rows == 0:
+            raise ValueError(f"`{arg_name}` has no rows.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self._new_order()
+
+    def _new_order(self):
+        if self.shuffle:
+            return self.rng.permutation(self.num_rows)
+        return np.arange(self.num_rows)
+
+    def __len__(self):
+        return math.ceil(self.num_rows / self.batch_size)
+
+    def get(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return keras.tree.map_structure(lambda leaf: _take_rows(leaf, rows), self.data)
+
+    def on_epoch_end(self):
+        self.order = self._new_order()
+
+
+def _take_rows(leaf, rows):
+    return np.asarray(keras.ops.convert_to_numpy(leaf) if not isinstance(leaf, np.ndarray) else leaf)[rows]
+
+
+class _PyDatasetBatches:
+    """Batches of a `keras.utils.PyDataset` with a finite number of batches."""
+
+    def __init__(self, dataset, arg_name):
+        num_batches = dataset.num_batches
+        if num_batches is None:
+            raise ValueError(
+                f"`{arg_name}` must have a finite number of batches (`__len__`); received an "
+                "infinite PyDataset."
+            )
+        self.dataset = dataset
+        self.num_batches = num_batches
+
+    def __len__(self):
+        return self.num_batches
+
+    def get(self, index):
+        return self.dataset[index]
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
+
+
+def _batches(data, kind, batch_size, shuffle, seed, arg_name):
+    if kind == "pydataset":
+        return _PyDatasetBatches(data, arg_name)
+    return _ArrayBatches(data, batch_size, shuffle, seed, arg_name)
+
+
+def _ones_column(batch_x, value):
+    rows = int(np.shape(keras.tree.flatten(batch_x)[0])[0])
+    return np.full((rows, 1), value, dtype="float32")
+
+
+def _x_and_weight(batch):
+    x, _, weight = unpack_x_y_sample_weight(batch)
+    return x, weight
+
+
+def _concat_groups(sensitive_batch, nonsensitive_batch):
+    """One MinDiff batch from a sensitive and a non-sensitive batch: `(x, membership[, w])`."""
+    s_x, s_w = _x_and_weight(sensitive_batch)
+    n_x, n_w = _x_and_weight(nonsensitive_batch)
+    x = keras.tree.map_structure(
+        lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)], axis=0), s_x, n_x
+    )
+    membership = np.concatenate([_ones_column(s_x, 1.0), _ones_column(n_x, 0.0)], axis=0)
+    if s_w is None and n_w is None:
+        return x, membership
+    s_w = np.ones((len(_ones_column(s_x, 1.0)), 1), "float32") if s_w is None else s_w
+    n_w = np.ones((len(_ones_column(n_x, 1.0)), 1), "float32") if n_w is None else n_w
+    weight = np.concatenate(
+        [np.reshape(np.asarray(s_w, "float32"), (-1, 1)), np.reshape(np.asarray(n_w, "float32"), (-1, 1))]
+    )
+    return x, membership, weight
+
+
+def _validated_min_diff_batch(batch, arg_name):
+    """Checks one `(x, membership[, w])` MinDiff batch and returns it as a tuple."""
+    if isinstance(batch, list):
+        batch = tuple(batch)
+    if not isinstance(batch, tuple) or len(batch) not in (2, 3):
+        raise ValueError(
+            f"Each batch of `{arg_name}` must be a tuple `(min_diff_x, membership)` or "
+            f"`(min_diff_x, membership, min_diff_sample_weight)`; received {type(batch).__name__}"
+            f"{' of length ' + str(len(batch)) if isinstance(batch, tuple) else ''}."
+        )
+    check_membership_values(batch[1], f"{arg_name} membership")
+    if len(batch) == 3 and batch[2] is not None:
+        check_sample_weight_values(batch[2], f"{arg_name} sample_weight")
+    return batch
+
+
+class _GroupMinDiffBatches:
+    """MinDiff batches built from a sensitive and a non-sensitive group source."""
+
+    def __init__(self, sensitive, nonsensitive):
+        self.sensitive, self.nonsensitive = sensitive, nonsensitive
+
+    def __len__(self):
+        return max(len(self.sensitive), len(self.nonsensitive))
+
+    def get(self, index):
+        return _concat_groups(
+            self.sensitive.get(index % len(self.sensitive)),
+            self.nonsensitive.get(index % len(self.nonsensitive)),
+        )
+
+    def on_epoch_end(self):
+        self.sensitive.on_epoch_end()
+        self.nonsensitive.on_epoch_end()
+
+
+class _CheckedMinDiffBatches:
+    """A user-given MinDiff source whose batches are validated as they are read."""
+
+    def __init__(self, source, arg_name):
+        self.source, self.arg_name = source, arg_name
+
+    def __len__(self):
+        return len(self.source)
+
+    def get(self, index):
+        return _validated_min_diff_batch(self.source.get(index), self.arg_name)
+
+    def on_epoch_end(self):
+        self.source.on_epoch_end()
+
+
+class _MinDiffPyDataset(keras.utils.PyDataset):
+    """A `PyDataset` of MinDiff batches `(x, membership[, w])` (or dicts of them)."""
+
+    def __init__(self, sources, length):
+        super().__init__()
+        self._sources = sources  # a source or a dict of sources
+        self._length = length
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self._sources, dict):
+            return {k: s.get(index % len(s)) for k, s in self._sources.items()}
+        return self._sources.get(index % len(self._sources))
+
+    def on_epoch_end(self):
+        for source in _values(self._sources):
+            source.on_epoch_end()
+
+
+class _PackedPyDataset(keras.utils.PyDataset):
+    """A `PyDataset` of packed batches `(MinDiffPackedInputs(x, min_diff_data), y[, w])`."""
+
+    def __init__(self, original, min_diff, length):
+        super().__init__()
+        self._original, self._min_diff, self._length = original, min_diff, length
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, index):
+        x, y, weight = unpack_x_y_sample_weight(self._original.get(index))
+        packed = MinDiffPackedInputs(x, self._min_diff[index % len(self._min_diff)])
+        return tuple(part for part in (packed, y, weight) if part is not None) if y is not None else (packed,)
+
+    def on_epoch_end(self):
+        self._original.on_epoch_end()
+        self._min_diff.on_epoch_end()
+
+
+def _values(obj):
+    return list(obj.values()) if isinstance(obj, dict) else [obj]
+
+
+# ---------------------------------------------------------------------------------------------
+# tf.data implementations.
+
+
+def _tf_membership_check(membership):
+    import tensorflow as tf
+
+    valid = tf.reduce_all(tf.logical_or(tf.equal(membership, 0), tf.equal(membership, 1)))
+    tf.debugging.Assert(valid, ["MinDiff membership must contain only 0.0 and 1.0."])
+    return membership
+
+
+def _tf_group_dataset(dataset, membership_value):
+    import tensorflow as tf
+
+    def with_membership(*batch):
+        batch = batch[0] if len(batch) == 1 else batch
+        x, _, weight = keras.utils.unpack_x_y_sample_weight(batch)
+        rows = tf.shape(tf.nest.flatten(x)[0])[0]
+        membership = tf.fill([rows, 1], tf.constant(membership_value, tf.float32))
+        if weight is None:
+            weight = tf.ones([rows, 1], tf.float32)
+        return x, membership, tf.reshape(tf.cast(weight, tf.float32), [-1, 1])
+
+    return dataset.map(with_membership)
+
+
+def _tf_build(sensitive, nonsensitive, repeat):
+    import tensorflow as tf
+
+    sensitive = _tf_group_dataset(sensitive, 1.0)
+    nonsensitive = _tf_group_dataset(nonsensitive, 0.0)
+    if repeat:
+        sensitive, nonsensitive = sensitive.repeat(), nonsensitive.repeat()
+
+    def concat(s, n):
+        return tf.nest.map_structure(lambda a, b: tf.concat([a, b], axis=0), s, n)
+
+    return tf.data.Dataset.zip((sensitive, nonsensitive)).map(concat)
+
+
+def _tf_pack(original, min_diff, repeat):
+    import tensorflow as tf
+
+    if repeat:
+        min_diff = (
+            {key: data.repeat() for key, data in min_diff.items()}
+            if isinstance(min_diff, dict)
+            else min_diff.repeat()
+        )
+
+    def pack(original_batch, min_diff_batch):
+        x, y, weight = keras.utils.unpack_x_y_sample_weight(original_batch)
+        packed = MinDiffPackedInputs(x, min_diff_batch)
+        return tuple(part for part in (packed, y, weight) if part is not None) if y is not None else packed
+
+    return tf.data.Dataset.zip((original, min_diff)).map(pack)
+
+
+def _check_first_tf_min_diff_batch(min_diff_dataset, arg_name):
+    for name, dataset in (min_diff_dataset.items() if isinstance(min_diff_dataset, dict) else [(None, min_diff_dataset)]):
+        label = arg_name if name is None else f"{arg_name}[{name!r}]"
+        for batch in dataset.take(1):
+            _validated_min_diff_batch(batch, label)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public builders.
+
+
+def _check_same_keys(a, b, name_a, name_b):
+    if isinstance(a, dict) != isinstance(b, dict) or (isinstance(a, dict) and set(a) != set(b)):
+        raise ValueError(
+            f"`{name_a}` and `{name_b}` must have the same structure (both single datasets, or "
+            f"dicts with the same keys); received {_describe(a)} and {_describe(b)}."
+        )
+
+
+def _describe(obj):
+    if isinstance(obj, dict):
+        return f"a dict with keys {sorted(obj)}"
+    return type(obj).__name__
+
+
+def build_min_diff_dataset(
+    sensitive_group_dataset,
+    nonsensitive_group_dataset,
+    *,
+    repeat=True,
+    batch_size=32,
+    shuffle=True,
+    seed=None,
+):
+    """Builds MinDiff data from examples of the sensitive and the non-sensitive group.
+
+    Each output batch is `(min_diff_x, membership, min_diff_sample_weight)`: the sensitive
+    batch's rows (membership 1.0) followed by the non-sensitive batch's rows (membership 0.0),
+    membership and weights `[rows, 1]` float32 (weights 1.0 where a group has none).
+
+    Args:
+        sensitive_group_dataset: examples of the sensitive group, as `x`, `(x, y)` or
+            `(x, y, sample_weight)` batches (labels are ignored): a batched `tf.data.Dataset`,
+            a `keras.utils.PyDataset`, in-memory arrays, or a dict of these (one per MinDiff
+            application).
+        nonsensitive_group_dataset: the same for the non-sensitive group, of the same kind and
+            structure.
+        repeat: bool, default True: the smaller group is cycled so every batch holds both
+            groups until the larger group is exhausted (for tf.data both repeat indefinitely;
+            `pack_min_diff_data` then stops at the end of the original data). False: stop at the
+            shorter group, as TF Model Remediation did.
+        batch_size: rows per group per batch, for array inputs only. Default 32.
+        shuffle: shuffle array inputs each epoch. Default True.
+        seed: seed of that shuffle. Default None.
+
+    Returns:
+        A `tf.data.Dataset` for tf.data inputs, else a `keras.utils.PyDataset`; a dict of
+        these for dict inputs.
+
+    Raises:
+        ValueError: if the two groups differ in kind or structure, or arrays are malformed.
+    """
+    _check_same_keys(
+        sensitive_group_dataset,
+        nonsensitive_group_dataset,
+        "sensitive_group_dataset",
+        "nonsensitive_group_dataset",
+    )
+    if _is_application_dict(sensitive_group_dataset):
+        return {
+            key: build_min_diff_dataset(
+                sensitive_group_dataset[key],
+                nonsensitive_group_dataset[key],
+                repeat=repeat,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=seed,
+            )
+            for key in sensitive_group_dataset
+        }
+    kind = _kind_of_all([sensitive_group_dataset, nonsensitive_group_dataset])
+    if kind == "tf.data":
+        return _tf_build(sensitive_group_dataset, nonsensitive_group_dataset, repeat)
+    source = _group_source(
+        sensitive_group_dataset, nonsensitive_group_dataset, kind, batch_size, shuffle, seed
+    )
+    length = len(source) if repeat else min(len(source.sensitive), len(source.nonsensitive))
+    return _MinDiffPyDataset(source, length)
+
+
+def _group_source(sensitive, nonsensitive, kind, batch_size, shuffle, seed):
+    return _GroupMinDiffBatches(
+        _batches(sensitive, kind, batch_size, shuffle, seed, "sensitive_group_dataset"),
+        _batches(nonsensitive, kind, batch_size, shuffle, None if seed is None else seed + 1, "nonsensitive_group_dataset"),
+    )
+
+
+def pack_min_diff_data(
+    original_dataset,
+    sensitive_group_dataset=None,
+    nonsensitive_group_dataset=None,
+    min_diff_dataset=None,
+    *,
+    repeat_min_diff_data=True,
+    batch_size=32,
+    min_diff_batch_size=None,
+    shuffle=True,
+    seed=None,
+):
+    """Packs MinDiff data into the batches of the original data, for `MinDiffModel`.
+
+    Give either `min_diff_dataset`, or both `sensitive_group_dataset` and
+    `nonsensitive_group_dataset` (then built with `build_min_diff_dataset`).
+
+    Each output batch is `(MinDiffPackedInputs(original_x, min_diff_data), y[, sample_weight])`
+    (just `MinDiffPackedInputs` when the original data has no labels), where `min_diff_data`
+    is `(min_diff_x, membership[, min_diff_sample_weight])` or a dict of such tuples.
+
+    Args:
+        original_dataset: the training data: a batched `tf.data.Dataset`, a
+            `keras.utils.PyDataset`, or in-memory arrays as `x`, `(x, y)` or
+            `(x, y, sample_weight)`.
+        sensitive_group_dataset: examples of the sensitive group (see
+            `build_min_diff_dataset`); or a dict of them, one per MinDiff application.
+        nonsensitive_group_dataset: examples of the non-sensitive group, same structure.
+        min_diff_dataset: ready MinDiff batches `(min_diff_x, membership[, weight])`, membership
+            `[batch, 1]` of 0.0/1.0; or a dict of them. Exclusive with the group datasets.
+        repeat_min_diff_data: bool, default True: cycle the MinDiff data so every original
+            batch gets a MinDiff batch and an epoch covers all of the original data. False:
+            stop at the shorter of the two, as TF Model Remediation did.
+        batch_size: rows per original batch, for array inputs. Default 32.
+        min_diff_batch_size: rows per group per MinDiff batch for array inputs (or per batch
+            for an array `min_diff_dataset`). Default: `batch_size`.
+        shuffle: shuffle array inputs each epoch (original and MinDiff data). Default True.
+        seed: seed of that shuffle. Default None.
+
+    Returns:
+        A `tf.data.Dataset` for tf.data inputs, else a `keras.utils.PyDataset`.
+
+    Raises:
+        ValueError: if neither or both ways of giving MinDiff data are used, only one group is
+            given, kinds or dict keys differ, arrays have unequal row counts, or MinDiff
+            membership holds values other than 0 and 1 (checked on the first batch for
+            tf.data, on every batch otherwise), or MinDiff weights are negative.
+    """
+    has_groups = sensitive_group_dataset is not None or nonsensitive_group_dataset is not None
+    if has_groups and min_diff_dataset is not None:
+        raise ValueError(
+            "Give either `min_diff_dataset` or both `sensitive_group_dataset` and "
+            "`nonsensitive_group_dataset`, not both ways."
+        )
+    if not has_groups and min_diff_dataset is None:
+        raise ValueError(
+            "No MinDiff data: give `min_diff_dataset`, or both `sensitive_group_dataset` and "
+            "`nonsensitive_group_dataset`."
+        )
+    if has_groups and (sensitive_group_dataset is None or nonsensitive_group_dataset is None):
+        missing = "sensitive" if sensitive_group_dataset is None else "nonsensitive"
+        raise ValueError(
+            f"`{missing}_group_dataset` is None: both `sensitive_group_dataset` and "
+            "`nonsensitive_group_dataset` are needed."
+        )
+    kind = _kind_of_all(
+        [original_dataset, sensitive_group_dataset, nonsensitive_group_dataset, min_diff_dataset]
+    )
+    min_diff_batch_size = batch_size if min_diff_batch_size is None else min_diff_batch_size
+
+    if kind == "tf.data":
+        if has_groups:
+            min_diff_dataset = build_min_diff_dataset(
+                sensitive_group_dataset, nonsensitive_group_dataset, repeat=repeat_min_diff_data
+            )
+        else:
+            _check_first_tf_min_diff_batch(min_diff_dataset, "min_diff_dataset")
+        return _tf_pack(original_dataset, min_diff_dataset, repeat_min_diff_data)
+
+    original = _batches(original_dataset, kind, batch_size, shuffle, seed, "original_dataset")
+    md_seed = None if seed is None else seed + 101
+    if has_groups:
+        _check_same_keys(
+            sensitive_group_dataset,
+            nonsensitive_group_dataset,
+            "sensitive_group_dataset",
+            "nonsensitive_group_dataset",
+        )
+        if _is_application_dict(sensitive_group_dataset):
+            sources = {
+                key: _group_source(
+                    sensitive_group_dataset[key], nonsensitive_group_dataset[key], kind,
+                    min_diff_batch_size, shuffle, md_seed,
+                )
+                for key in sensitive_group_dataset
+            }
+        else:
+            sources = _group_source(
+                sensitive_group_dataset, nonsensitive_group_dataset, kind,
+                min_diff_batch_size, shuffle, md_seed,
+            )
+    else:
+        is_dict = _is_application_dict(min_diff_dataset)
+        named = min_diff_dataset.items() if is_dict else [(None, min_diff_dataset)]
+        built = {}
+        for key, data in named:
+            label = "min_diff_dataset" if key is None else f"min_diff_dataset[{key!r}]"
+            if kind == "arrays":
+                if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+                    raise ValueError(
+                        f"`{label}` must be `(min_diff_x, membership)` or `(min_diff_x, "
+                        f"membership, sample_weight)` arrays; received {_describe(data)}."
+                    )
+                check_membership_values(data[1], f"{label} membership")
+            built[key] = _CheckedMinDiffBatches(
+                _batches(data, kind, min_diff_batch_size, shuffle, md_seed, label), label
+            )
+        sources = built if is_dict else built[None]
+
+    min_diff_length = max(len(s) for s in _values(sources))
+    length = len(original) if repeat_min_diff_data else min(len(original), min(len(s) for s in _values(sources)))
+    min_diff = _MinDiffPyDataset(sources, min_diff_length)
+    return _PackedPyDataset(original, min_diff, length)
