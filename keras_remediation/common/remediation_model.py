@@ -16,9 +16,33 @@ regularisation losses. `compute_loss` is overridden only to update the metric fr
 computed in `call` (a metric updated inside `call` would read 0 under JAX).
 """
 
+import contextlib
 import warnings
 
 import keras
+
+
+@contextlib.contextmanager
+def discarding_added_losses(model):
+    """Drops the losses that `model`'s layers add with `add_loss` inside this context.
+
+    Used around extra forward passes of the original model (e.g. on MinDiff examples), so that
+    a model's own internal losses count once, for the original batch. Works in eager mode and
+    in Keras's stateless scope (JAX); relies on Keras 3's per-layer loss lists.
+    """
+    layers = list(model._flatten_layers(include_self=True))
+    counts = [len(layer._losses) for layer in layers]
+    ids = [set(layer._loss_ids) for layer in layers]
+    scope = keras.src.backend.get_stateless_scope()
+    scope_count = len(scope.losses) if scope is not None else 0
+    try:
+        yield
+    finally:
+        for layer, count, kept_ids in zip(layers, counts, ids):
+            del layer._losses[count:]
+            layer._loss_ids.intersection_update(kept_ids)
+        if scope is not None:
+            del scope.losses[scope_count:]
 
 
 class _ExtraLossUseCheck(keras.callbacks.Callback):
@@ -118,6 +142,8 @@ class RemediationModel(keras.Model):
         """
         original_inputs = self._unpack_original_inputs(inputs)
         extra_data = self._unpack_extra_data(inputs)
+        if mask is not None and all(m is None for m in keras.tree.flatten(mask)):
+            mask = None  # Keras fills `mask` with the input structure of Nones.
         if extra_data is None and training is True:
             if not self._in_fit:
                 raise ValueError(self._missing_extra_data_message())
@@ -129,18 +155,33 @@ class RemediationModel(keras.Model):
                     UserWarning,
                     stacklevel=2,
                 )
-        outputs = self._call_original(original_inputs, training=training, mask=mask)
-        if extra_data is not None:
-            extra_losses = self._compute_extra_loss(extra_data, training=training, mask=mask)
-            for loss in extra_losses:
-                self.add_loss(loss)
-            total = extra_losses[0]
-            for loss in extra_losses[1:]:
-                total = total + loss
-            self._pending_extra_loss = total
-            if training:
-                self._extra_loss_seen_in_training = True
+        if extra_data is None:
+            return self._call_original(original_inputs, training=training, mask=mask)
+        outputs, extra_losses = self._forward_with_extra_loss(
+            original_inputs, extra_data, training=training, mask=mask
+        )
+        for loss in extra_losses:
+            self.add_loss(loss)
+        total = extra_losses[0]
+        for loss in extra_losses[1:]:
+            total = total + loss
+        self._pending_extra_loss = total
+        if training:
+            self._extra_loss_seen_in_training = True
         return outputs
+
+    def _forward_with_extra_loss(self, original_inputs, extra_data, training=None, mask=None):
+        """Returns `(outputs on original_inputs, list of weighted extra losses)`.
+
+        The default runs the original model on the original inputs, then computes the extra
+        loss; losses that the original model adds from its internals (`add_loss`, activity
+        regularisers) during that second computation are discarded, so they count once, for
+        the original batch. Subclasses may override this to fuse the two forward passes.
+        """
+        outputs = self._call_original(original_inputs, training=training, mask=mask)
+        with discarding_added_losses(self._original_model):
+            extra_losses = self._compute_extra_loss(extra_data, training=training, mask=mask)
+        return outputs, extra_losses
 
     def _call_original(self, inputs, training=None, mask=None):
         kwargs = {}

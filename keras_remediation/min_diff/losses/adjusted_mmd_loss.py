@@ -48,12 +48,12 @@ class AdjustedMMDLoss(MMDLoss):
 
     def call(self, membership, predictions, sample_weight):
         _, kernel_matrix = self._apply_kernels(membership, predictions)
-        mean_ss, mean_nn, mean_sn, a, b = group_kernel_means(
+        mean_ss, mean_nn, mean_sn, group_weights = group_kernel_means(
             kernel_matrix, membership, sample_weight
         )
         diagonal = ops.expand_dims(ops.diagonal(kernel_matrix), -1)
-        variance = _variance_of_mean(diagonal, a, mean_ss) + _variance_of_mean(
-            diagonal, b, mean_nn
-        )
+        variance = _variance_of_mean(
+            diagonal, group_weights[:, :1], mean_ss
+        ) + _variance_of_mean(diagonal, group_weights[:, 1:], mean_nn)
         denominator = ops.stop_gradient(variance) + _EPSILON
         return (mean_ss - 2.0 * mean_sn + mean_nn) / denominator

@@ -12,7 +12,8 @@ def group_kernel_means(kernel_matrix, membership, normed_weights):
 
     With S the rows whose membership is 1 and N those whose membership is 0, `a = w̃·[m = 1]`
     and `b = w̃·[m = 0]` (`[batch, 1]`), the weighted mean of `K` over `A × B` is
-    `aᵀ K b / (Σa · Σb)`, 0 when a group is empty or has zero weight.
+    `aᵀ K b / (Σa · Σb)`, 0 when a group is empty or has zero weight. All three means come
+    from one `[2, 2]` product `Gᵀ K G` with `G = [a, b]`.
 
     Args:
         kernel_matrix: `[batch, batch]` kernel matrix `K`.
@@ -20,18 +21,19 @@ def group_kernel_means(kernel_matrix, membership, normed_weights):
         normed_weights: `[batch, 1]` normalised weights `w̃`.
 
     Returns:
-        `(mean_SS, mean_NN, mean_SN, a, b)`; the group weight vectors are returned for losses
-        that need further statistics of the groups.
+        `(mean_SS, mean_NN, mean_SN, group_weights)` where `group_weights` is `G`
+        `[batch, 2]` (column 0: sensitive, column 1: non-sensitive), for losses that need
+        further statistics of the groups.
     """
-    a = normed_weights * ops.cast(ops.equal(membership, 1), normed_weights.dtype)
-    b = normed_weights * ops.cast(ops.equal(membership, 0), normed_weights.dtype)
-    k_a = ops.matmul(kernel_matrix, a)
-    k_b = ops.matmul(kernel_matrix, b)
-    sum_a, sum_b = ops.sum(a), ops.sum(b)
-    mean_ss = safe_divide(ops.sum(a * k_a), sum_a * sum_a)
-    mean_nn = safe_divide(ops.sum(b * k_b), sum_b * sum_b)
-    mean_sn = safe_divide(ops.sum(a * k_b), sum_a * sum_b)
-    return mean_ss, mean_nn, mean_sn, a, b
+    in_sensitive = ops.cast(ops.equal(membership, 1), normed_weights.dtype)
+    in_nonsensitive = ops.cast(ops.equal(membership, 0), normed_weights.dtype)
+    group_weights = normed_weights * ops.concatenate([in_sensitive, in_nonsensitive], axis=1)
+    sums = ops.sum(group_weights, axis=0)
+    means = safe_divide(
+        ops.matmul(ops.transpose(group_weights), ops.matmul(kernel_matrix, group_weights)),
+        ops.outer(sums, sums),
+    )
+    return means[0, 0], means[1, 1], means[0, 1], group_weights
 
 
 @keras.saving.register_keras_serializable(package="keras_remediation")
@@ -70,7 +72,7 @@ class MMDLoss(MinDiffLoss):
 
     def call(self, membership, predictions, sample_weight):
         _, kernel_matrix = self._apply_kernels(membership, predictions)
-        mean_ss, mean_nn, mean_sn, _, _ = group_kernel_means(
+        mean_ss, mean_nn, mean_sn, _ = group_kernel_means(
             kernel_matrix, membership, sample_weight
         )
         return mean_ss - 2.0 * mean_sn + mean_nn

@@ -1,0 +1,1 @@
+"""Tools around the library: `tutorials_utils` holds the data and model helpers of the guides."""

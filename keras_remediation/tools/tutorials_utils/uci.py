@@ -1,0 +1,621 @@
+"""UCI Adult helpers for the MinDiff guides, after TF Model Remediation's `tutorials_utils.uci`.
+
+Replaces `tensorflow_model_remediation.tools.tutorials_utils.uci`; guide code migrates by import:
+
+    from keras_remediation import min_diff
+    from keras_remediation.tools.tutorials_utils import uci as tutorials_utils
+
+    train_df = tutorials_utils.get_uci_data(split="train", sample=0.3)
+    train_ds = tutorials_utils.df_to_dataset(train_df, batch_size=128)
+    train_with_min_diff_ds = tutorials_utils.get_uci_with_min_diff_dataset(
+        split="train", sample=0.3)
+    model = tutorials_utils.get_uci_model(model_class=CustomModel)
+
+The data is the UCI Adult set bundled with the package (`keras_remediation.datasets.load_adult`,
+Becker & Kohavi 1996, doi:10.24432/C5XW20, CC BY 4.0): nothing is downloaded.
+
+Preprocessing is a separate, documented step, not layers inside the model. The reference model
+took a dict of raw columns (strings included) and encoded them with `StringLookup`,
+`Discretization` and `HashedCrossing` layers, which in Keras 3 run only on TensorFlow. Here a
+`UCIPreprocessor`, fitted once on the full training split (so train, test and any sample encode
+identically, deterministically), turns a frame into one float32 matrix `[N, F]`
+(`F = get_uci_preprocessor().num_features`, 116), and `get_uci_model` takes that matrix.
+The same model then trains and saves on TensorFlow, JAX and PyTorch. Features (in this order):
+
+  - numeric, standardised with the training split's mean and standard deviation (ddof 0):
+    `education-num`, `capital-gain`, `capital-loss`, `hours-per-week`; the two heavy-tailed
+    capital columns pass through `log1p` first;
+  - `age`, one-hot over 11 buckets with edges 18, 25, 30, …, 65 (as the reference's
+    `Discretization(bins=[18, 25, 30, 35, 40, 45, 50, 55, 60, 65])`);
+  - `sex`, `native-country`, `workclass`, `occupation`, `marital-status`, `relationship`,
+    `education`: one-hot over the training split's sorted values, plus one last slot for a
+    missing (`?` in the files) or unseen value (the reference's OOV token).
+The reference's hashed crosses (education × occupation, × age) are left out.
+
+Differences from the reference, all deliberate:
+  - `target` is float32 (1.0 for income `>50K`), not int;
+  - `sample` draws a fraction without replacement (the reference drew with replacement, so
+    `sample=1.0` duplicated rows); the seed is the reference's, `SAMPLE_SEED = 1`;
+  - shuffles are seeded (`SHUFFLE_SEED = 1`), so datasets are reproducible;
+  - MinDiff examples are label-0 examples by default (the false-positive-rate gap, as in the
+    project's reference results); `label=1` gives the reference's false-negative-rate setup.
+
+pandas is imported when data is loaded and TensorFlow only by the functions that build
+`tf.data` datasets; `df_to_arrays` gives NumPy arrays for JAX and PyTorch users.
+"""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+
+from keras_remediation.datasets.uci_adult import load_adult
+
+__all__ = [
+    "AGE_BUCKET_BOUNDARIES",
+    "CATEGORICAL_FEATURES",
+    "NUMERIC_FEATURES",
+    "SAMPLE_SEED",
+    "SHUFFLE_SEED",
+    "UCIPreprocessor",
+    "df_to_arrays",
+    "df_to_dataset",
+    "get_uci_data",
+    "get_uci_min_diff_datasets",
+    "get_uci_model",
+    "get_uci_preprocessor",
+    "get_uci_with_min_diff_dataset",
+    "preprocess",
+]
+
+#: `random_state` of `DataFrame.sample` in `get_uci_data` (the reference's value).
+SAMPLE_SEED = 1
+#: Default seed of every `tf.data` shuffle made here.
+SHUFFLE_SEED = 1
+
+#: Standardised numeric features (`capital-*` through `log1p` first).
+NUMERIC_FEATURES = ("education-num", "capital-gain", "capital-loss", "hours-per-week")
+_LOG1P_FEATURES = ("capital-gain", "capital-loss")
+#: Bucket edges of `age` (bucket i holds edges[i-1] <= age < edges[i]; 11 buckets).
+AGE_BUCKET_BOUNDARIES = (18, 25, 30, 35, 40, 45, 50, 55, 60, 65)
+#: One-hot encoded features, in the reference's order.
+CATEGORICAL_FEATURES = (
+    "sex",
+    "native-country",
+    "workclass",
+    "occupation",
+    "marital-status",
+    "relationship",
+    "education",
+)
+_MISSING = "<missing>"
+
+_SPLITS = ("train", "test")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data.
+
+
+def _check_split(split):
+    if not isinstance(split, str) or split not in _SPLITS:
+        raise ValueError(f"`split` must be one of {list(_SPLITS)}; received {split!r}.")
+    return split
+
+
+def _check_sample(sample):
+    if sample is None:
+        return None
+    if (
+        isinstance(sample, bool)
+        or not isinstance(sample, numbers.Real)
+        or not math.isfinite(sample)
+        or not 0 < sample <= 1
+    ):
+        raise ValueError(
+            "`sample` must be None (all rows) or a number in (0, 1], the fraction of rows to "
+            f"keep; received {sample!r}."
+        )
+    return float(sample)
+
+
+def get_uci_data(split="train", sample=None):
+    """Returns the UCI Adult data as a DataFrame ready for the MinDiff guides.
+
+    Processing (after TF Model Remediation's `get_uci_data`), from the bundled data
+    (`keras_remediation.datasets.load_adult`, checksum-verified, no network):
+      - if `sample` is given, a random fraction of the rows is kept, drawn without replacement
+        with `random_state=SAMPLE_SEED` (1), so the same call gives the same rows;
+      - rows without `education` are removed (there are none in the UCI files);
+      - `income` is replaced by `target`: 1.0 if income is `>50K`, else 0.0;
+      - `fnlwgt` and `race` are removed (not model features).
+
+    Args:
+        split: `"train"` (`adult.data`, 32,561 rows) or `"test"` (`adult.test`, 16,281 rows).
+            Default `"train"`.
+        sample: None (default, all rows) or a number in (0, 1]: the fraction of rows to keep,
+            `round(sample * rows)` of them, in random order.
+
+    Returns:
+        A `pandas.DataFrame` with 13 columns: `age`, `workclass`, `education`,
+        `education-num`, `marital-status`, `occupation`, `relationship`, `sex`,
+        `capital-gain`, `capital-loss`, `hours-per-week`, `native-country` (int64 or strings,
+        missing values NaN, as from `load_adult`) and `target` (float32, 0.0 or 1.0). The index
+        is the row's position in the original file.
+
+    Raises:
+        ValueError: if `split` is not `"train"`/`"test"`, or `sample` is not None or a number in
+            (0, 1] (booleans, NaN, 0 and negatives are refused).
+        DatasetChecksumError: if the bundled file is corrupt (see `load_adult`).
+    """
+    split = _check_split(split)
+    sample = _check_sample(sample)
+    data = load_adult(split)
+    if sample is not None:
+        data = data.sample(frac=sample, replace=False, random_state=SAMPLE_SEED)
+    data = data[data["education"].notnull()].copy()
+    data["age"] = data["age"].astype("int64")
+    data["target"] = (data.pop("income") == ">50K").astype("float32")
+    data = data.drop(columns=["fnlwgt", "race"])
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Preprocessing.
+
+
+class UCIPreprocessor:
+    """Encodes UCI Adult frames as one float32 feature matrix (see the module docstring).
+
+    Build one with `UCIPreprocessor.fit(frame)`, or take the shared one fitted on the full
+    training split with `get_uci_preprocessor()` (what the other helpers here use). Instances
+    are immutable in use; `get_config`/`from_config` give a JSON-serialisable round trip.
+
+    Attributes:
+        numeric_stats: dict feature -> (mean, std) of the (log1p-transformed) training values.
+        vocabularies: dict feature -> tuple of the known values (sorted strings); index
+            `len(vocabulary)` is the missing-or-unseen slot.
+        feature_names: tuple of `num_features` str, the name of each output column
+            (e.g. `"hours-per-week"`, `"age[25,30)"`, `"sex=Female"`, `"workclass=<missing>"`).
+        num_features: int, the width F of `transform`'s output (116 for the UCI training split).
+    """
+
+    def __init__(self, numeric_stats, vocabularies):
+        """Creates a preprocessor from fitted statistics (prefer `fit` or `from_config`).
+
+        Args:
+            numeric_stats: mapping of each name in `NUMERIC_FEATURES` to `(mean, std)`;
+                `std` must be positive.
+            vocabularies: mapping of each name in `CATEGORICAL_FEATURES` to a sequence of
+                distinct strings.
+
+        Raises:
+            ValueError: if a feature is missing, a std is not positive, or a vocabulary has
+                duplicates.
+        """
+        missing = [f for f in NUMERIC_FEATURES if f not in numeric_stats]
+        missing += [f for f in CATEGORICAL_FEATURES if f not in vocabularies]
+        if missing:
+            raise ValueError(f"UCIPreprocessor statistics lack the features {missing}.")
+        self.numeric_stats = {}
+        for name in NUMERIC_FEATURES:
+            mean, std = (float(v) for v in numeric_stats[name])
+            if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+                raise ValueError(
+                    f"`numeric_stats[{name!r}]` must be a finite (mean, std) with std > 0; "
+                    f"received {numeric_stats[name]!r}."
+                )
+            self.numeric_stats[name] = (mean, std)
+        self.vocabularies = {}
+        for name in CATEGORICAL_FEATURES:
+            vocabulary = tuple(str(v) for v in vocabularies[name])
+            if len(set(vocabulary)) != len(vocabulary):
+                raise ValueError(f"`vocabularies[{name!r}]` has duplicate values.")
+            self.vocabularies[name] = vocabulary
+        names = list(NUMERIC_FEATURES)
+        edges = AGE_BUCKET_BOUNDARIES
+        names.append(f"age<{edges[0]}")
+        names += [f"age[{lo},{hi})" for lo, hi in zip(edges[:-1], edges[1:])]
+        names.append(f"age>={edges[-1]}")
+        for name in CATEGORICAL_FEATURES:
+            names += [f"{name}={value}" for value in self.vocabularies[name]]
+            names.append(f"{name}={_MISSING}")
+        self.feature_names = tuple(names)
+        self.num_features = len(names)
+
+    @staticmethod
+    def _numeric_values(frame, name):
+        values = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"Column {name!r} has missing or non-finite values.")
+        return np.log1p(values) if name in _LOG1P_FEATURES else values
+
+    @staticmethod
+    def _check_columns(frame):
+        if not hasattr(frame, "columns"):
+            raise ValueError(
+                f"Expected a pandas DataFrame from `get_uci_data`; received {type(frame).__name__}."
+            )
+        needed = list(NUMERIC_FEATURES) + ["age"] + list(CATEGORICAL_FEATURES)
+        absent = [c for c in needed if c not in frame.columns]
+        if absent:
+            raise ValueError(
+                f"The DataFrame lacks the columns {absent}, needed to compute the UCI features "
+                f"(it has {list(frame.columns)})."
+            )
+
+    @classmethod
+    def fit(cls, frame):
+        """Fits the statistics on a frame with the columns of `get_uci_data`.
+
+        Args:
+            frame: `pandas.DataFrame` with at least the columns of `NUMERIC_FEATURES`, `age`
+                and `CATEGORICAL_FEATURES` (other columns, such as `target`, are ignored).
+
+        Returns:
+            A new `UCIPreprocessor`: numeric means and standard deviations (ddof 0) of the
+            frame, and the sorted distinct non-missing values of each categorical column.
+
+        Raises:
+            ValueError: if a column is absent, a numeric column has missing values or is
+                constant.
+        """
+        cls._check_columns(frame)
+        stats = {}
+        for name in NUMERIC_FEATURES:
+            values = cls._numeric_values(frame, name)
+            stats[name] = (float(values.mean()), float(values.std()))
+        vocabularies = {
+            name: tuple(sorted(str(v) for v in frame[name].dropna().unique()))
+            for name in CATEGORICAL_FEATURES
+        }
+        return cls(stats, vocabularies)
+
+    def transform(self, frame):
+        """Encodes a frame as a float32 feature matrix.
+
+        Args:
+            frame: `pandas.DataFrame` with at least the columns of `NUMERIC_FEATURES`, `age`
+                and `CATEGORICAL_FEATURES` (extra columns are ignored), e.g. from
+                `get_uci_data`. Categorical values that are missing or were not seen by `fit`
+                go to the feature's `<missing>` slot.
+
+        Returns:
+            `numpy.ndarray` of float32, shape `[len(frame), num_features]`, rows in the
+            frame's order, columns as `feature_names`.
+
+        Raises:
+            ValueError: if a needed column is absent, or a numeric column (or `age`) has
+                missing values.
+        """
+        import pandas as pd
+
+        self._check_columns(frame)
+        rows = len(frame)
+        blocks = []
+        for name in NUMERIC_FEATURES:
+            mean, std = self.numeric_stats[name]
+            blocks.append(((self._numeric_values(frame, name) - mean) / std)[:, None])
+        age = frame["age"].to_numpy(dtype="float64", na_value=np.nan)
+        if not np.all(np.isfinite(age)):
+            raise ValueError("Column 'age' has missing or non-finite values.")
+        blocks.append(_one_hot(np.digitize(age, AGE_BUCKET_BOUNDARIES), len(AGE_BUCKET_BOUNDARIES) + 1))
+        for name in CATEGORICAL_FEATURES:
+            vocabulary = self.vocabularies[name]
+            codes = pd.Categorical(frame[name], categories=list(vocabulary)).codes.astype("int64")
+            codes[codes < 0] = len(vocabulary)  # missing or unseen
+            blocks.append(_one_hot(codes, len(vocabulary) + 1))
+        features = np.concatenate(blocks, axis=1) if rows else np.zeros((0, self.num_features))
+        return np.ascontiguousarray(features, dtype=np.float32)
+
+    def get_config(self):
+        """Returns the fitted statistics as a JSON-serialisable dict (for `from_config`)."""
+        return {
+            "numeric_stats": {k: list(v) for k, v in self.numeric_stats.items()},
+            "vocabularies": {k: list(v) for k, v in self.vocabularies.items()},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds a preprocessor from `get_config()`'s dict.
+
+        Raises:
+            ValueError: as `__init__`.
+        """
+        return cls(config["numeric_stats"], config["vocabularies"])
+
+    def __repr__(self):
+        return f"UCIPreprocessor(num_features={self.num_features})"
+
+
+def _one_hot(codes, depth):
+    out = np.zeros((len(codes), depth), dtype=np.float32)
+    out[np.arange(len(codes)), codes] = 1.0
+    return out
+
+
+_PREPROCESSOR = None
+
+
+def get_uci_preprocessor():
+    """Returns the shared `UCIPreprocessor`, fitted on the full UCI training split.
+
+    Fitted once per process on `get_uci_data("train")` (all 32,561 rows, whatever sample a
+    caller uses elsewhere), so every split and sample encodes identically. Deterministic: the
+    same statistics and vocabularies on every run and backend.
+
+    Returns:
+        A `UCIPreprocessor` with `num_features == 116`. Do not mutate it.
+
+    Raises:
+        DatasetChecksumError: if the bundled data is corrupt.
+    """
+    global _PREPROCESSOR
+    if _PREPROCESSOR is None:
+        _PREPROCESSOR = UCIPreprocessor.fit(get_uci_data("train"))
+    return _PREPROCESSOR
+
+
+def preprocess(df, preprocessor=None):
+    """Encodes a `get_uci_data` frame as the model's float32 input matrix.
+
+    Args:
+        df: `pandas.DataFrame` with the feature columns of `get_uci_data` (`target` and other
+            extra columns are ignored).
+        preprocessor: a `UCIPreprocessor`; default None: `get_uci_preprocessor()` (fitted on
+            the training split).
+
+    Returns:
+        `numpy.ndarray`, float32, shape `[len(df), F]` with `F = preprocessor.num_features`
+        (116 by default).
+
+    Raises:
+        ValueError: if a needed column is absent or a numeric column has missing values.
+    """
+    return (preprocessor or get_uci_preprocessor()).transform(df)
+
+
+def df_to_arrays(df, preprocessor=None):
+    """Converts a `get_uci_data` frame to NumPy `(x, y)`, for any backend.
+
+    Args:
+        df: `pandas.DataFrame` from `get_uci_data` (needs the `target` column).
+        preprocessor: a `UCIPreprocessor`; default None: `get_uci_preprocessor()`.
+
+    Returns:
+        `(x, y)`: `x` float32 `[N, F]` from `preprocess` (F = 116 by default), `y` float32
+        `[N, 1]`, the `target` column. Rows in the frame's order. Feed them to `model.fit(x,
+        y, batch_size=...)` on TensorFlow, JAX or PyTorch.
+
+    Raises:
+        ValueError: if `df` has no `target` column, or as `preprocess`.
+    """
+    if not hasattr(df, "columns") or "target" not in df.columns:
+        raise ValueError(
+            "`df` must be a DataFrame with a `target` column (see `get_uci_data`); received "
+            + (f"columns {list(df.columns)}." if hasattr(df, "columns") else f"{type(df).__name__}.")
+        )
+    x = preprocess(df, preprocessor)
+    y = df["target"].to_numpy(dtype="float32").reshape(-1, 1)
+    return x, y
+
+
+def _tensorflow(function_name):
+    try:
+        import tensorflow as tf
+    except ImportError as err:
+        raise ImportError(
+            f"`{function_name}` builds a `tf.data.Dataset` and needs TensorFlow, which is not "
+            "installed. Install it with `pip install 'keras-remediation[tensorflow]'` (or "
+            "`pip install tensorflow-cpu`), or use `df_to_arrays`, which returns NumPy arrays "
+            "for any backend."
+        ) from err
+    return tf
+
+
+def _check_batch_size(batch_size, name="batch_size", allow_none=True):
+    if batch_size is None and allow_none:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(
+            f"`{name}` must be a positive integer{' or None' if allow_none else ''}; received "
+            f"{batch_size!r}."
+        )
+    return int(batch_size)
+
+
+def df_to_dataset(dataframe, shuffle=False, batch_size=128, *, seed=SHUFFLE_SEED, preprocessor=None):
+    """Converts a `get_uci_data` frame to a `tf.data.Dataset` of `(features, target)`.
+
+    Needs TensorFlow (for `tf.data`); the dataset feeds `fit` on every Keras backend.
+
+    Args:
+        dataframe: `pandas.DataFrame` from `get_uci_data` (needs the `target` column).
+        shuffle: bool, default False: shuffle the rows (buffer 5,000, as the reference; a new
+            order each epoch, reproducible through `seed`).
+        batch_size: positive int, default 128; None gives an unbatched dataset, as the
+            reference's default did.
+        seed: keyword-only int or None, the shuffle's seed. Default `SHUFFLE_SEED` (1).
+        preprocessor: keyword-only `UCIPreprocessor`; default `get_uci_preprocessor()`.
+
+    Returns:
+        A `tf.data.Dataset` whose elements are `(features, target)`: `features` float32
+        `[batch, F]` (F = 116 by default, see `preprocess`), `target` float32 `[batch, 1]`
+        (without the batch axis when `batch_size` is None). The last batch may be smaller.
+
+    Raises:
+        ImportError: if TensorFlow is not installed (the message points to `df_to_arrays`).
+        ValueError: if `batch_size` is not a positive int or None, or as `df_to_arrays`.
+    """
+    batch_size = _check_batch_size(batch_size)
+    tf = _tensorflow("df_to_dataset")
+    x, y = df_to_arrays(dataframe, preprocessor)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(buffer_size=5000, seed=seed, reshuffle_each_iteration=True)
+    if batch_size:
+        dataset = dataset.batch(batch_size)
+    return dataset
+
+
+def _features_dataset(tf, frame, batch_size, seed, preprocessor):
+    dataset = tf.data.Dataset.from_tensor_slices(preprocess(frame, preprocessor))
+    return dataset.shuffle(5000, seed=seed, reshuffle_each_iteration=True).batch(
+        batch_size, drop_remainder=True
+    )
+
+
+def get_uci_min_diff_datasets(
+    split="train",
+    sample=None,
+    original_batch_size=128,
+    min_diff_batch_size=32,
+    *,
+    label=0,
+    seed=SHUFFLE_SEED,
+):
+    """Creates the three UCI datasets that MinDiff training packs together.
+
+    As TF Model Remediation's helper of the same name, with women as the sensitive group:
+      - original: `get_uci_data(split, sample)` through `df_to_dataset`, shuffled, batches of
+        `original_batch_size`;
+      - MinDiff male (non-sensitive group): the rows of that same (sampled) frame with
+        `sex == "Male"` and `target == label`;
+      - MinDiff female (sensitive group): the rows of the full split (whatever `sample` is,
+        for more examples of the smaller group) with `sex == "Female"` and `target == label`.
+    Both MinDiff datasets hold features only, shuffled, in batches of exactly
+    `min_diff_batch_size` rows (the remainder is dropped).
+
+    Args:
+        split: `"train"` or `"test"`. Default `"train"`.
+        sample: None or a fraction in (0, 1] of the rows for the original and male data (see
+            `get_uci_data`). Default None.
+        original_batch_size: positive int, default 128.
+        min_diff_batch_size: positive int, default 32.
+        label: keyword-only, 0 (default) or 1: the label of the MinDiff examples. 0 compares
+            the score distributions of negative examples and so targets the false-positive-rate
+            gap; 1 targets the false-negative-rate gap (the reference's choice).
+        seed: keyword-only int or None, seed of the shuffles. Default `SHUFFLE_SEED` (1).
+
+    Returns:
+        `(original_ds, min_diff_male_ds, min_diff_female_ds)`: `tf.data.Dataset`s;
+        `original_ds` yields `(features [batch, F] float32, target [batch, 1] float32)`, the
+        other two yield `features` float32 `[min_diff_batch_size, F]`.
+
+    Raises:
+        ImportError: if TensorFlow is not installed.
+        ValueError: if `split`, `sample`, a batch size or `label` is invalid.
+    """
+    if isinstance(label, bool) or label not in (0, 1):
+        raise ValueError(f"`label` must be 0 or 1; received {label!r}.")
+    original_batch_size = _check_batch_size(original_batch_size, "original_batch_size", False)
+    min_diff_batch_size = _check_batch_size(min_diff_batch_size, "min_diff_batch_size", False)
+    tf = _tensorflow("get_uci_min_diff_datasets")
+    preprocessor = get_uci_preprocessor()
+    sampled = get_uci_data(split=split, sample=sample)
+    full = get_uci_data(split=split) if sample is not None else sampled
+    male = sampled[(sampled["sex"] == "Male") & (sampled["target"] == label)]
+    female = full[(full["sex"] == "Female") & (full["target"] == label)]
+    original_ds = df_to_dataset(
+        sampled,
+        shuffle=True,
+        batch_size=original_batch_size,
+        seed=seed,
+        preprocessor=preprocessor,
+    )
+    male_seed = None if seed is None else seed + 1
+    female_seed = None if seed is None else seed + 2
+    min_diff_male_ds = _features_dataset(tf, male, min_diff_batch_size, male_seed, preprocessor)
+    min_diff_female_ds = _features_dataset(
+        tf, female, min_diff_batch_size, female_seed, preprocessor
+    )
+    return original_ds, min_diff_male_ds, min_diff_female_ds
+
+
+def get_uci_with_min_diff_dataset(split="train", sample=None, *, label=0, seed=SHUFFLE_SEED):
+    """Creates one dataset of UCI batches with MinDiff data packed in, for `MinDiffModel`.
+
+    Takes the datasets of `get_uci_min_diff_datasets(split, sample)` (original batches of
+    128; MinDiff batches of 32 women and 32 men with `target == label`) and packs them with
+    `keras_remediation.min_diff.keras.utils.pack_min_diff_data(original_dataset,
+    sensitive_group_dataset=female, nonsensitive_group_dataset=male)`, whose default cycles the
+    MinDiff data so every original batch gets a MinDiff batch.
+
+    Args:
+        split: `"train"` or `"test"`. Default `"train"`.
+        sample: None or a fraction in (0, 1] (see `get_uci_data`). Default None.
+        label: keyword-only, 0 (default; false-positive-rate gap) or 1 (false-negative-rate
+            gap, the reference's choice): the label of the MinDiff examples.
+        seed: keyword-only int or None, seed of the shuffles. Default `SHUFFLE_SEED` (1).
+
+    Returns:
+        A `tf.data.Dataset` of `(MinDiffPackedInputs(original_inputs, min_diff_data),
+        target)`: `original_inputs` float32 `[≤128, F]`, `target` float32 `[≤128, 1]`,
+        `min_diff_data` = `(min_diff_x [64, F], membership [64, 1], min_diff_sample_weight
+        [64, 1])` with membership 1.0 for the 32 women, 0.0 for the 32 men. One element per
+        original batch.
+
+    Raises:
+        ImportError: if TensorFlow is not installed.
+        ValueError: if `split`, `sample` or `label` is invalid.
+    """
+    from keras_remediation.min_diff.keras.utils import pack_min_diff_data
+
+    original_ds, min_diff_male_ds, min_diff_female_ds = get_uci_min_diff_datasets(
+        split=split, sample=sample, label=label, seed=seed
+    )
+    return pack_min_diff_data(
+        original_dataset=original_ds,
+        sensitive_group_dataset=min_diff_female_ds,
+        nonsensitive_group_dataset=min_diff_male_ds,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Model.
+
+
+def get_uci_model(model_class=keras.Model):
+    """Creates the model the MinDiff guides train on UCI income data.
+
+    A Functional-API model built by calling `model_class(inputs, outputs)`, so
+    `get_uci_model(model_class=CustomModel)` gives a `CustomModel` instance (with its
+    `train_step` and other overrides). Its layers, as the reference's: four
+    `Dense(64, relu)`, `Dropout(0.1)`, `Dense(1, sigmoid)`. Works on TensorFlow, JAX and
+    PyTorch. Weights are initialised from Keras's global seed
+    (`keras.utils.set_random_seed` makes them reproducible).
+
+    Args:
+        model_class: default `keras.Model`. A subclass of `keras.Model` that supports the
+            Functional API (constructed as `model_class(inputs, outputs)`), not a
+            `keras.Sequential`.
+
+    Returns:
+        An uncompiled `model_class` instance. Input: one float32 tensor `[batch, F]` named `"features"` (F = 116, the output of
+        `preprocess` / `df_to_arrays` / `df_to_dataset`). Output: float32 `[batch, 1]`, the
+        probability that income is `>50K`.
+
+    Raises:
+        TypeError: if `model_class` is not a class, not a subclass of `keras.Model`, or a
+            subclass of `keras.Sequential`.
+    """
+    if not isinstance(model_class, type):
+        raise TypeError(f"`model_class` must be a class; received {model_class!r}.")
+    if not issubclass(model_class, keras.Model):
+        raise TypeError(
+            f"`model_class` must be a subclass of `keras.Model`; received {model_class!r}."
+        )
+    if issubclass(model_class, keras.Sequential):
+        raise TypeError(
+            "`model_class` must support the Functional API, so it cannot be a subclass of "
+            f"`keras.Sequential`; received {model_class!r}."
+        )
+    num_features = get_uci_preprocessor().num_features
+    inputs = keras.Input(shape=(num_features,), dtype="float32", name="features")
+    x = inputs
+    for _ in range(4):
+        x = keras.layers.Dense(64, activation="relu")(x)
+    x = keras.layers.Dropout(0.1)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    return model_class(inputs, outputs)
