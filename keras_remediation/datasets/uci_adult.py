@@ -11,7 +11,8 @@ how the copy was obtained, and a `SHA256SUMS` with the SHA-256 digests of the tw
 `load_adult` checks the digest of the compressed file (constants in this module, equal to
 `SHA256SUMS`) every time it reads a file, before decompressing it; a corrupt or truncated file
 raises `DatasetChecksumError` rather than yielding a silently smaller data set. Parsed frames are
-cached in memory per digest, so repeated loads cost one file read and one hash (~10 ms).
+cached in memory per digest, so a repeated load costs one file read, one hash and a copy (a few
+tens of milliseconds; the first load of a split parses it, well under a second).
 
 Example:
     >>> from keras_remediation.datasets import load_adult
@@ -116,6 +117,9 @@ class DatasetChecksumError(ValueError):
             f"{actual}. The file is corrupt, truncated or not the bundled UCI Adult file; "
             "reinstall keras-remediation (or restore the file) to get the original data."
         )
+
+    def __reduce__(self):  # picklable (e.g. across multiprocessing workers)
+        return (type(self), (self.path, self.expected, self.actual))
 
 
 def _check_split(split):

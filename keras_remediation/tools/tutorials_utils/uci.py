@@ -300,7 +300,8 @@ class UCIPreprocessor:
         age = frame["age"].to_numpy(dtype="float64", na_value=np.nan)
         if not np.all(np.isfinite(age)):
             raise ValueError("Column 'age' has missing or non-finite values.")
-        blocks.append(_one_hot(np.digitize(age, AGE_BUCKET_BOUNDARIES), len(AGE_BUCKET_BOUNDARIES) + 1))
+        buckets = np.digitize(age, AGE_BUCKET_BOUNDARIES)
+        blocks.append(_one_hot(buckets, len(AGE_BUCKET_BOUNDARIES) + 1))
         for name in CATEGORICAL_FEATURES:
             vocabulary = self.vocabularies[name]
             codes = pd.Categorical(frame[name], categories=list(vocabulary)).codes.astype("int64")
@@ -392,9 +393,12 @@ def df_to_arrays(df, preprocessor=None):
         ValueError: if `df` has no `target` column, or as `preprocess`.
     """
     if not hasattr(df, "columns") or "target" not in df.columns:
+        received = (
+            f"columns {list(df.columns)}" if hasattr(df, "columns") else type(df).__name__
+        )
         raise ValueError(
             "`df` must be a DataFrame with a `target` column (see `get_uci_data`); received "
-            + (f"columns {list(df.columns)}." if hasattr(df, "columns") else f"{type(df).__name__}.")
+            f"{received}."
         )
     x = preprocess(df, preprocessor)
     y = df["target"].to_numpy(dtype="float32").reshape(-1, 1)
@@ -417,7 +421,11 @@ def _tensorflow(function_name):
 def _check_batch_size(batch_size, name="batch_size", allow_none=True):
     if batch_size is None and allow_none:
         return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
+    ):
         raise ValueError(
             f"`{name}` must be a positive integer{' or None' if allow_none else ''}; received "
             f"{batch_size!r}."
@@ -425,7 +433,9 @@ def _check_batch_size(batch_size, name="batch_size", allow_none=True):
     return int(batch_size)
 
 
-def df_to_dataset(dataframe, shuffle=False, batch_size=128, *, seed=SHUFFLE_SEED, preprocessor=None):
+def df_to_dataset(
+    dataframe, shuffle=False, batch_size=128, *, seed=SHUFFLE_SEED, preprocessor=None
+):
     """Converts a `get_uci_data` frame to a `tf.data.Dataset` of `(features, target)`.
 
     Needs TensorFlow (for `tf.data`); the dataset feeds `fit` on every Keras backend.
@@ -592,8 +602,9 @@ def get_uci_model(model_class=keras.Model):
             `keras.Sequential`.
 
     Returns:
-        An uncompiled `model_class` instance. Input: one float32 tensor `[batch, F]` named `"features"` (F = 116, the output of
-        `preprocess` / `df_to_arrays` / `df_to_dataset`). Output: float32 `[batch, 1]`, the
+        An uncompiled `model_class` instance. Input: one float32 tensor `[batch, F]` named
+        `"features"` (F = 116, the output of `preprocess` / `df_to_arrays` /
+        `df_to_dataset`). Output: float32 `[batch, 1]`, the
         probability that income is `>50K`.
 
     Raises:

@@ -1,0 +1,1 @@
+"""End-to-end demonstrations behind `keras-remediation demo ...`."""

@@ -1,0 +1,22 @@
+"""Evaluate remediation: group-fairness metrics (fairlearn, scikit-learn) and plots (matplotlib).
+
+`group_report(y_true, y_score, sensitive_features)`: overall and per-group accuracy, AUC, FPR,
+FNR and the FPR/FNR gaps, as a JSON-serialisable dict; `group_report_table`,
+`format_group_report` and `compare_reports` print them; `plot_remediation_report` draws a
+before/after figure. pandas, fairlearn, scikit-learn and matplotlib (the `report` extra) are
+imported only when these functions run.
+"""
+
+from keras_remediation.evaluation.group_metrics import compare_reports
+from keras_remediation.evaluation.group_metrics import format_group_report
+from keras_remediation.evaluation.group_metrics import group_report
+from keras_remediation.evaluation.group_metrics import group_report_table
+from keras_remediation.evaluation.plots import plot_remediation_report
+
+__all__ = [
+    "compare_reports",
+    "format_group_report",
+    "group_report",
+    "group_report_table",
+    "plot_remediation_report",
+]
