@@ -229,7 +229,11 @@ class UCIPreprocessor:
         values = frame[name].to_numpy(dtype="float64", na_value=np.nan)
         if not np.all(np.isfinite(values)):
             raise ValueError(f"Column {name!r} has missing or non-finite values.")
-        return np.log1p(values) if name in _LOG1P_FEATURES else values
+        if name in _LOG1P_FEATURES:
+            if np.any(values < 0):
+                raise ValueError(f"Column {name!r} has negative values; it must be >= 0.")
+            return np.log1p(values)
+        return values
 
     @staticmethod
     def _check_columns(frame):
@@ -286,8 +290,8 @@ class UCIPreprocessor:
             frame's order, columns as `feature_names`.
 
         Raises:
-            ValueError: if a needed column is absent, or a numeric column (or `age`) has
-                missing values.
+            ValueError: if a needed column is absent, a numeric column (or `age`) has missing
+                values, or `capital-gain`/`capital-loss` is negative.
         """
         import pandas as pd
 
@@ -372,9 +376,12 @@ def preprocess(df, preprocessor=None):
         (116 by default).
 
     Raises:
-        ValueError: if a needed column is absent or a numeric column has missing values.
+        ValueError: as `UCIPreprocessor.transform`: a needed column is absent, a numeric
+            column has missing values, or a capital column is negative.
     """
-    return (preprocessor or get_uci_preprocessor()).transform(df)
+    if preprocessor is None:
+        preprocessor = get_uci_preprocessor()
+    return preprocessor.transform(df)
 
 
 def df_to_arrays(df, preprocessor=None):
