@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.min_diff.losses.mmd_loss import MMDLoss
-from keras_remediation.min_diff.losses.mmd_loss import group_kernel_means
+from keras_remediation.min_diff.losses.mmd_loss import weighted_mmd
 
 _EPSILON = 0.01
 
@@ -48,7 +48,7 @@ class AdjustedMMDLoss(MMDLoss):
 
     def call(self, membership, predictions, sample_weight):
         _, kernel_matrix = self._apply_kernels(membership, predictions)
-        mean_ss, mean_nn, mean_sn, group_weights = group_kernel_means(
+        mmd, mean_ss, mean_nn, group_weights = weighted_mmd(
             kernel_matrix, membership, sample_weight
         )
         diagonal = ops.expand_dims(ops.diagonal(kernel_matrix), -1)
@@ -56,4 +56,4 @@ class AdjustedMMDLoss(MMDLoss):
             diagonal, group_weights[:, :1], mean_ss
         ) + _variance_of_mean(diagonal, group_weights[:, 1:], mean_nn)
         denominator = ops.stop_gradient(variance) + _EPSILON
-        return (mean_ss - 2.0 * mean_sn + mean_nn) / denominator
+        return mmd / denominator

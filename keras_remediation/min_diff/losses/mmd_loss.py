@@ -7,13 +7,17 @@ from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
 
 
-def group_kernel_means(kernel_matrix, membership, normed_weights):
-    """Weighted mean kernel values within and between the two groups.
+def weighted_mmd(kernel_matrix, membership, normed_weights):
+    """The weighted MMD of a batch, with the groups' mean kernel values.
 
-    With S the rows whose membership is 1 and N those whose membership is 0, `a = w̃·[m = 1]`
-    and `b = w̃·[m = 0]` (`[batch, 1]`), the weighted mean of `K` over `A × B` is
-    `aᵀ K b / (Σa · Σb)`, 0 when a group is empty or has zero weight. All three means come
-    from one `[2, 2]` product `Gᵀ K G` with `G = [a, b]`.
+    With S the rows whose membership is 1 and N those whose membership is 0, `ĝ_S = w̃·[m = 1]
+    / Σ w̃·[m = 1]` and `ĝ_N` likewise (`[batch]`, all 0 for an empty or zero-weight group),
+    the weighted mean of `K` over `A × B` is `ĝ_Aᵀ K ĝ_B`, and
+    `MMD = ĝ_SᵀKĝ_S − 2·ĝ_SᵀKĝ_N + ĝ_NᵀKĝ_N = cᵀ K c` with `c = ĝ_S − ĝ_N`. The MMD is
+    summed in that contrast form rather than as a difference of the three means: when the two
+    groups' predictions agree, the means are all near 1 and their difference would be float32
+    rounding (about 1e-7, which `AdjustedMMDLoss` then multiplies by up to 100). `einsum`, not
+    `matmul`: Keras's `matmul` on the torch backend rounds float64 operands through float32.
 
     Args:
         kernel_matrix: `[batch, batch]` kernel matrix `K`.
@@ -21,19 +25,20 @@ def group_kernel_means(kernel_matrix, membership, normed_weights):
         normed_weights: `[batch, 1]` normalised weights `w̃`.
 
     Returns:
-        `(mean_SS, mean_NN, mean_SN, group_weights)` where `group_weights` is `G`
-        `[batch, 2]` (column 0: sensitive, column 1: non-sensitive), for losses that need
-        further statistics of the groups.
+        `(mmd, mean_ss, mean_nn, group_weights)`: scalars, and `group_weights` `[batch, 2]`,
+        the weights `w̃` of each group (column 0: sensitive, column 1: non-sensitive), for
+        losses that need further statistics of the groups.
     """
     in_sensitive = ops.cast(ops.equal(membership, 1), normed_weights.dtype)
     in_nonsensitive = ops.cast(ops.equal(membership, 0), normed_weights.dtype)
     group_weights = normed_weights * ops.concatenate([in_sensitive, in_nonsensitive], axis=1)
-    sums = ops.sum(group_weights, axis=0)
-    means = safe_divide(
-        ops.matmul(ops.transpose(group_weights), ops.matmul(kernel_matrix, group_weights)),
-        ops.outer(sums, sums),
-    )
-    return means[0, 0], means[1, 1], means[0, 1], group_weights
+    group_means = safe_divide(group_weights, ops.sum(group_weights, axis=0, keepdims=True))
+    kernel_means = ops.einsum("ij,jb->ib", kernel_matrix, group_means)
+    contrast = group_means[:, 0] - group_means[:, 1]
+    mmd = ops.sum(contrast * (kernel_means[:, 0] - kernel_means[:, 1]))
+    mean_ss = ops.sum(group_means[:, 0] * kernel_means[:, 0])
+    mean_nn = ops.sum(group_means[:, 1] * kernel_means[:, 1])
+    return mmd, mean_ss, mean_nn, group_weights
 
 
 @keras.saving.register_keras_serializable(package="keras_remediation")
@@ -43,7 +48,7 @@ class MMDLoss(MinDiffLoss):
     `MMD = mean_w K(S, S) − 2·mean_w K(S, N) + mean_w K(N, N)`, the biased estimate with the
     diagonal included and no square root (its gradient blows up near 0), where `K` is the kernel
     matrix of the predictions, S the sensitive group (membership 1), N the others (membership 0)
-    and `mean_w` the sample-weighted mean over pairs (see `group_kernel_means`). A group that is
+    and `mean_w` the sample-weighted mean over pairs (see `weighted_mmd`). A group that is
     empty in the batch contributes 0 to its terms, so the loss stays finite.
 
     Source: Gretton et al., "A Kernel Two-Sample Test", JMLR 2012; used as a MinDiff loss by
@@ -51,7 +56,7 @@ class MMDLoss(MinDiffLoss):
     distribution matching", 2019 (arXiv:1910.11779). Agrees with TF Model Remediation's
     `MMDLoss` to 1e-5 in float32.
 
-    Computed in vector form (`aᵀKb`) rather than with `[batch, batch]` weight masks: one
+    Computed in vector form (`cᵀKc`) rather than with `[batch, batch]` weight masks: one
     `[batch, batch]` kernel matrix is the only quadratic-size intermediate.
 
     Args:
@@ -72,10 +77,8 @@ class MMDLoss(MinDiffLoss):
 
     def call(self, membership, predictions, sample_weight):
         _, kernel_matrix = self._apply_kernels(membership, predictions)
-        mean_ss, mean_nn, mean_sn, _ = group_kernel_means(
-            kernel_matrix, membership, sample_weight
-        )
-        return mean_ss - 2.0 * mean_sn + mean_nn
+        mmd, _, _, _ = weighted_mmd(kernel_matrix, membership, sample_weight)
+        return mmd
 
     def get_config(self):
         config = super().get_config()
