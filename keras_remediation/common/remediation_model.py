@@ -191,11 +191,17 @@ class RemediationModel(keras.Model):
             kwargs["mask"] = mask
         return self._original_model(inputs, **kwargs)
 
+    def _mark_extra_loss_used(self):
+        # Only a training forward pass counts: at the start of `fit`, Keras builds the model
+        # and its loss symbolically with `training=False` (JAX, torch), which would otherwise
+        # mark the loss as used before the first real train step.
+        if self._pending_extra_loss is not None and self._extra_loss_seen_in_training:
+            self._extra_loss_used = True
+
     @property
     def losses(self):
         losses = super().losses
-        if self._pending_extra_loss is not None:
-            self._extra_loss_used = True
+        self._mark_extra_loss_used()
         return losses
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -205,9 +211,9 @@ class RemediationModel(keras.Model):
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
         if pending is not None:
+            self._mark_extra_loss_used()
             self._extra_loss_tracker.update_state(pending)
             self._pending_extra_loss = None
-            self._extra_loss_used = True
         return total
 
     def compile(self, *args, **kwargs):

@@ -9,9 +9,11 @@ def concrete_value(x):
     """Returns `x` as a NumPy array when its values are known now, else None.
 
     Values are known for NumPy arrays, Python numbers and lists, eager TensorFlow tensors, JAX
-    arrays outside of tracing and PyTorch tensors outside of `torch.compile`. Inside a compiled
-    step (a `tf.function` graph, a JAX trace, a Keras symbolic tensor) they are not, and None is
-    returned: callers then skip value checks that would need a host round trip.
+    arrays outside of tracing and PyTorch tensors outside of `torch.compile`, whatever the Keras
+    backend (a `tf.data` pipeline yields TensorFlow tensors under the JAX and torch backends
+    too). Inside a compiled step (a `tf.function` graph, a JAX trace, a Keras symbolic tensor)
+    they are not, and None is returned: callers then skip value checks that would need a host
+    round trip.
     """
     if x is None:
         return None
@@ -19,29 +21,24 @@ def concrete_value(x):
         return np.asarray(x)
     if isinstance(x, keras.KerasTensor):
         return None
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+    library = type(x).__module__.split(".")[0]
+    if library == "tensorflow":
         import tensorflow as tf
 
-        if isinstance(x, tf.Tensor) and tf.executing_eagerly() and hasattr(x, "numpy"):
+        if tf.executing_eagerly() and isinstance(x, tf.__internal__.EagerTensor):
             return x.numpy()
         return None
-    if backend == "jax":
+    if library in ("jax", "jaxlib"):
         import jax
 
-        if isinstance(x, jax.core.Tracer):
-            return None
-        return np.asarray(x)
-    if backend == "torch":
+        return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
+    if library == "torch":
         import torch
 
-        if not isinstance(x, torch.Tensor) or torch.compiler.is_compiling():
+        if torch.compiler.is_compiling():
             return None
         return x.detach().cpu().numpy()
-    try:
-        return np.asarray(x)
-    except Exception:  # pragma: no cover - unknown backend
-        return None
+    return None
 
 
 def safe_divide(numerator, denominator):

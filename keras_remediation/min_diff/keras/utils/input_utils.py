@@ -245,21 +245,26 @@ def _x_and_weight(batch):
     return x, weight
 
 
+def _group_weight(batch_x, weight, arg_name):
+    """A group batch's weights as `[rows, 1]` float32, 1.0 where the group has none."""
+    if weight is None:
+        return _ones_column(batch_x, 1.0)
+    check_sample_weight_values(weight, f"{arg_name} sample_weight")
+    return np.reshape(np.asarray(weight, "float32"), (-1, 1))
+
+
 def _concat_groups(sensitive_batch, nonsensitive_batch):
-    """One MinDiff batch from a sensitive and a non-sensitive batch: `(x, membership[, w])`."""
+    """One MinDiff batch `(x, membership, weight)` from a sensitive and a non-sensitive batch."""
     s_x, s_w = _x_and_weight(sensitive_batch)
     n_x, n_w = _x_and_weight(nonsensitive_batch)
     x = keras.tree.map_structure(
         lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)], axis=0), s_x, n_x
     )
     membership = np.concatenate([_ones_column(s_x, 1.0), _ones_column(n_x, 0.0)], axis=0)
-    if s_w is None and n_w is None:
-        return x, membership
-    s_w = np.ones((len(_ones_column(s_x, 1.0)), 1), "float32") if s_w is None else s_w
-    n_w = np.ones((len(_ones_column(n_x, 1.0)), 1), "float32") if n_w is None else n_w
-    weight = np.concatenate(
-        [np.reshape(np.asarray(s_w, "float32"), (-1, 1)), np.reshape(np.asarray(n_w, "float32"), (-1, 1))]
-    )
+    weight = np.concatenate([
+        _group_weight(s_x, s_w, "sensitive_group_dataset"),
+        _group_weight(n_x, n_w, "nonsensitive_group_dataset"),
+    ])
     return x, membership, weight
 
 
@@ -280,13 +285,18 @@ def _validated_min_diff_batch(batch, arg_name):
 
 
 class _GroupMinDiffBatches:
-    """MinDiff batches built from a sensitive and a non-sensitive group source."""
+    """MinDiff batches built from a sensitive and a non-sensitive group source.
 
-    def __init__(self, sensitive, nonsensitive):
-        self.sensitive, self.nonsensitive = sensitive, nonsensitive
+    With `repeat`, the smaller group is cycled until the larger one is exhausted; without, the
+    batches stop at the shorter group.
+    """
+
+    def __init__(self, sensitive, nonsensitive, repeat):
+        self.sensitive, self.nonsensitive, self.repeat = sensitive, nonsensitive, repeat
 
     def __len__(self):
-        return max(len(self.sensitive), len(self.nonsensitive))
+        lengths = (len(self.sensitive), len(self.nonsensitive))
+        return max(lengths) if self.repeat else min(lengths)
 
     def get(self, index):
         return _concat_groups(
@@ -362,14 +372,6 @@ def _values(obj):
 
 # ---------------------------------------------------------------------------------------------
 # tf.data implementations.
-
-
-def _tf_membership_check(membership):
-    import tensorflow as tf
-
-    valid = tf.reduce_all(tf.logical_or(tf.equal(membership, 0), tf.equal(membership, 1)))
-    tf.debugging.Assert(valid, ["MinDiff membership must contain only 0.0 and 1.0."])
-    return membership
 
 
 def _tf_group_dataset(dataset, membership_value):
@@ -503,16 +505,20 @@ def build_min_diff_dataset(
     if kind == "tf.data":
         return _tf_build(sensitive_group_dataset, nonsensitive_group_dataset, repeat)
     source = _group_source(
-        sensitive_group_dataset, nonsensitive_group_dataset, kind, batch_size, shuffle, seed
+        sensitive_group_dataset, nonsensitive_group_dataset, kind, batch_size, shuffle, seed,
+        repeat,
     )
-    length = len(source) if repeat else min(len(source.sensitive), len(source.nonsensitive))
-    return _MinDiffPyDataset(source, length)
+    return _MinDiffPyDataset(source, len(source))
 
 
-def _group_source(sensitive, nonsensitive, kind, batch_size, shuffle, seed):
+def _group_source(sensitive, nonsensitive, kind, batch_size, shuffle, seed, repeat):
     return _GroupMinDiffBatches(
         _batches(sensitive, kind, batch_size, shuffle, seed, "sensitive_group_dataset"),
-        _batches(nonsensitive, kind, batch_size, shuffle, None if seed is None else seed + 1, "nonsensitive_group_dataset"),
+        _batches(
+            nonsensitive, kind, batch_size, shuffle, None if seed is None else seed + 1,
+            "nonsensitive_group_dataset",
+        ),
+        repeat,
     )
 
 
@@ -591,8 +597,10 @@ def pack_min_diff_data(
             min_diff_dataset = build_min_diff_dataset(
                 sensitive_group_dataset, nonsensitive_group_dataset, repeat=repeat_min_diff_data
             )
-        else:
-            _check_first_tf_min_diff_batch(min_diff_dataset, "min_diff_dataset")
+        _check_first_tf_min_diff_batch(
+            min_diff_dataset,
+            "sensitive_group_dataset/nonsensitive_group_dataset" if has_groups else "min_diff_dataset",
+        )
         return _tf_pack(original_dataset, min_diff_dataset, repeat_min_diff_data)
 
     original = _batches(original_dataset, kind, batch_size, shuffle, seed, "original_dataset")
@@ -608,14 +616,14 @@ def pack_min_diff_data(
             sources = {
                 key: _group_source(
                     sensitive_group_dataset[key], nonsensitive_group_dataset[key], kind,
-                    min_diff_batch_size, shuffle, md_seed,
+                    min_diff_batch_size, shuffle, md_seed, repeat_min_diff_data,
                 )
                 for key in sensitive_group_dataset
             }
         else:
             sources = _group_source(
                 sensitive_group_dataset, nonsensitive_group_dataset, kind,
-                min_diff_batch_size, shuffle, md_seed,
+                min_diff_batch_size, shuffle, md_seed, repeat_min_diff_data,
             )
     else:
         is_dict = _is_application_dict(min_diff_dataset)
