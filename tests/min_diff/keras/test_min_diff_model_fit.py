@@ -12,27 +12,11 @@ import keras
 
 from keras_remediation.min_diff.keras import MinDiffModel
 from keras_remediation.min_diff.keras.utils import pack_min_diff_data
+from array_batches_testlib import ArrayBatches
 
 
 def np_(value):
     return np.asarray(keras.ops.convert_to_numpy(value))
-
-
-class ArrayBatches(keras.utils.PyDataset):
-    """A `PyDataset` over in-memory arrays: items are `x`, `(x, y)` or `(x, y, w)` batches."""
-
-    def __init__(self, arrays, batch_size):
-        super().__init__()
-        self.arrays = arrays if isinstance(arrays, tuple) else (arrays,)
-        self.batch_size = batch_size
-
-    def __len__(self):
-        return -(-len(self.arrays[0]) // self.batch_size)
-
-    def __getitem__(self, index):
-        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        batch = tuple(a[rows] for a in self.arrays)
-        return batch if len(batch) > 1 else batch[0]
 
 
 def _tf():

@@ -8,6 +8,8 @@ independently of the vectorised `aᵀKb` form used by the library.
 import contextlib
 
 import keras
+import zlib
+
 import numpy as np
 
 BACKEND = keras.backend.backend()
@@ -224,4 +226,27 @@ def random_inputs(seed, n=12, d=None, both_groups=True):
     shape = (n,) if d is None else (n, d)
     predictions = rng.uniform(0.0, 1.0, size=shape).astype(np.float32)
     weights = rng.uniform(0.1, 2.0, size=n).astype(np.float32)
+    return membership, predictions, weights
+
+
+def case_inputs(case, pred_shape, membership_shape="N", weight_shape="N", adjust=None):
+    """`random_inputs` seeded by `case`, in the requested shapes.
+
+    `pred_shape` is `"N"`, `"N1"` or `"ND"` (D = 3); `membership_shape` and `weight_shape` are
+    `"N"` or `"N1"` (`weight_shape=None`: no weights). `adjust(membership, predictions)`, if
+    given, returns new predictions and is applied before reshaping.
+    """
+    membership, predictions, weights = random_inputs(
+        zlib.crc32(repr(case).encode()), d=3 if pred_shape == "ND" else None
+    )
+    if adjust is not None:
+        predictions = adjust(membership, predictions).astype(np.float32)
+    if pred_shape == "N1":
+        predictions = predictions.reshape(-1, 1)
+    if membership_shape == "N1":
+        membership = membership.reshape(-1, 1)
+    if weight_shape is None:
+        weights = None
+    elif weight_shape == "N1":
+        weights = weights.reshape(-1, 1)
     return membership, predictions, weights

@@ -1,12 +1,11 @@
 """Tests of `AbsoluteCorrelationLoss`: |weighted cov / (sqrt(var_m + 1e-7) sqrt(var_p + 1e-7))|."""
 
-import zlib
-
 import numpy as np
 import pytest
 
 from keras_remediation.min_diff.losses import AbsoluteCorrelationLoss
 from min_diff_losses_testlib import abs_corr_ref
+from min_diff_losses_testlib import case_inputs
 from min_diff_losses_testlib import finite_difference
 from min_diff_losses_testlib import float64_enabled
 from min_diff_losses_testlib import grad
@@ -19,20 +18,16 @@ from min_diff_losses_testlib import to_numpy
 @pytest.mark.parametrize("weight_shape", [None, "N", "N1"])
 def test_matches_reference(pred_shape, membership_shape, weight_shape):
     case = ("abs_corr", pred_shape, membership_shape, weight_shape)
-    membership, predictions, weights = random_inputs(
-        zlib.crc32(repr(case).encode()), d=3 if pred_shape == "ND" else None
+
+    def shift(membership, predictions):
+        # Make the predictions depend on membership so the correlation is far from 0.
+        if pred_shape == "ND":
+            return predictions + membership[:, None] * [0.5, -0.3, 0.0]
+        return predictions + membership
+
+    membership, predictions, weights = case_inputs(
+        case, pred_shape, membership_shape, weight_shape, adjust=shift
     )
-    # Make the predictions depend on membership so the correlation is far from 0.
-    shift = membership if pred_shape != "ND" else membership[:, None] * [0.5, -0.3, 0.0]
-    predictions = (predictions + shift).astype(np.float32)
-    if pred_shape == "N1":
-        predictions = predictions.reshape(-1, 1)
-    if membership_shape == "N1":
-        membership = membership.reshape(-1, 1)
-    if weight_shape is None:
-        weights = None
-    elif weight_shape == "N1":
-        weights = weights.reshape(-1, 1)
 
     value = to_numpy(AbsoluteCorrelationLoss()(membership, predictions, weights))
     expected = abs_corr_ref(membership, predictions, weights)

@@ -1,7 +1,5 @@
 """Tests of `AdjustedMMDLoss`: MMD / (var_S / n_eff_S + var_N / n_eff_N + 0.01)."""
 
-import zlib
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from keras_remediation.min_diff.losses import LaplacianKernel
 from keras_remediation.min_diff.losses import MMDLoss
 from min_diff_losses_testlib import adjusted_mmd_denominator_ref
 from min_diff_losses_testlib import adjusted_mmd_ref
+from min_diff_losses_testlib import case_inputs
 from min_diff_losses_testlib import finite_difference
 from min_diff_losses_testlib import float64_enabled
 from min_diff_losses_testlib import grad
@@ -19,21 +18,6 @@ from min_diff_losses_testlib import random_inputs
 from min_diff_losses_testlib import to_numpy
 
 KERNELS = {"gaussian": GaussianKernel, "laplacian": LaplacianKernel}
-
-
-def _case_inputs(case, pred_shape, membership_shape="N", weight_shape="N"):
-    membership, predictions, weights = random_inputs(
-        zlib.crc32(repr(case).encode()), d=3 if pred_shape == "ND" else None
-    )
-    if pred_shape == "N1":
-        predictions = predictions.reshape(-1, 1)
-    if membership_shape == "N1":
-        membership = membership.reshape(-1, 1)
-    if weight_shape is None:
-        weights = None
-    elif weight_shape == "N1":
-        weights = weights.reshape(-1, 1)
-    return membership, predictions, weights
 
 
 # MMD is a difference of O(1) kernel means (float32 cancellation ~1e-7) divided by a
@@ -47,7 +31,7 @@ TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_matches_reference_kernels(kernel, kernel_length, pred_shape, weighted):
     case = ("adjusted", kernel, kernel_length, pred_shape, weighted)
-    membership, predictions, weights = _case_inputs(case, pred_shape, "N", "N" if weighted else None)
+    membership, predictions, weights = case_inputs(case, pred_shape, "N", "N" if weighted else None)
     loss = AdjustedMMDLoss(kernel=KERNELS[kernel](kernel_length))
     value = to_numpy(loss(membership, predictions, weights))
     expected = adjusted_mmd_ref(membership, predictions, weights, kernel, kernel_length)
@@ -60,7 +44,7 @@ def test_matches_reference_kernels(kernel, kernel_length, pred_shape, weighted):
 @pytest.mark.parametrize("weight_shape", [None, "N", "N1"])
 def test_matches_reference_shapes(pred_shape, membership_shape, weight_shape):
     case = ("adjusted-shapes", pred_shape, membership_shape, weight_shape)
-    membership, predictions, weights = _case_inputs(
+    membership, predictions, weights = case_inputs(
         case, pred_shape, membership_shape, weight_shape
     )
     for kernel in ("gaussian", "laplacian"):

@@ -1,7 +1,5 @@
 """Tests of `MMDLoss` against an independent NumPy reference (TF Model Remediation's mask form)."""
 
-import zlib
-
 import keras
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ import pytest
 from keras_remediation.min_diff.losses import GaussianKernel
 from keras_remediation.min_diff.losses import LaplacianKernel
 from keras_remediation.min_diff.losses import MMDLoss
+from min_diff_losses_testlib import case_inputs
 from min_diff_losses_testlib import finite_difference
 from min_diff_losses_testlib import float64_enabled
 from min_diff_losses_testlib import grad
@@ -19,28 +18,13 @@ from min_diff_losses_testlib import to_numpy
 KERNELS = {"gaussian": GaussianKernel, "laplacian": LaplacianKernel}
 
 
-def _case_inputs(case, pred_shape, membership_shape="N", weight_shape="N"):
-    membership, predictions, weights = random_inputs(
-        zlib.crc32(repr(case).encode()), d=3 if pred_shape == "ND" else None
-    )
-    if pred_shape == "N1":
-        predictions = predictions.reshape(-1, 1)
-    if membership_shape == "N1":
-        membership = membership.reshape(-1, 1)
-    if weight_shape is None:
-        weights = None
-    elif weight_shape == "N1":
-        weights = weights.reshape(-1, 1)
-    return membership, predictions, weights
-
-
 @pytest.mark.parametrize("kernel", ["gaussian", "laplacian"])
 @pytest.mark.parametrize("kernel_length", [0.05, 0.1, 0.5, 1.0])
 @pytest.mark.parametrize("pred_shape", ["N", "ND"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_matches_reference_kernels(kernel, kernel_length, pred_shape, weighted):
     case = ("mmd", kernel, kernel_length, pred_shape, weighted)
-    membership, predictions, weights = _case_inputs(case, pred_shape, "N", "N" if weighted else None)
+    membership, predictions, weights = case_inputs(case, pred_shape, "N", "N" if weighted else None)
     value = MMDLoss(kernel=KERNELS[kernel](kernel_length))(membership, predictions, weights)
     assert tuple(value.shape) == ()
     expected = mmd_ref(membership, predictions, weights, kernel, kernel_length)
@@ -53,7 +37,7 @@ def test_matches_reference_kernels(kernel, kernel_length, pred_shape, weighted):
 @pytest.mark.parametrize("weight_shape", [None, "N", "N1"])
 def test_matches_reference_shapes(pred_shape, membership_shape, weight_shape):
     case = ("mmd-shapes", pred_shape, membership_shape, weight_shape)
-    membership, predictions, weights = _case_inputs(
+    membership, predictions, weights = case_inputs(
         case, pred_shape, membership_shape, weight_shape
     )
     for kernel in ("gaussian", "laplacian"):

@@ -16,6 +16,7 @@ from keras_remediation.min_diff.keras.utils import pack_min_diff_data
 from keras_remediation.min_diff.keras.utils import unpack_min_diff_data
 from keras_remediation.min_diff.keras.utils import unpack_original_inputs
 from keras_remediation.min_diff.keras.utils import unpack_x_y_sample_weight
+from array_batches_testlib import ArrayBatches
 
 BACKEND = keras.backend.backend()
 
@@ -27,23 +28,6 @@ def _tf():
 def tf_batched(arrays, batch_size):
     tf = _tf()
     return tf.data.Dataset.from_tensor_slices(arrays).batch(batch_size)
-
-
-class ArrayBatches(keras.utils.PyDataset):
-    """A `PyDataset` over in-memory arrays: items are `x`, `(x, y)` or `(x, y, w)` batches."""
-
-    def __init__(self, arrays, batch_size):
-        super().__init__()
-        self.arrays = arrays if isinstance(arrays, tuple) else (arrays,)
-        self.batch_size = batch_size
-
-    def __len__(self):
-        return -(-len(self.arrays[0]) // self.batch_size)
-
-    def __getitem__(self, index):
-        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        batch = tuple(a[rows] for a in self.arrays)
-        return batch if len(batch) > 1 else batch[0]
 
 
 def np_(value):
