@@ -54,8 +54,8 @@ def run(
     Args:
         epochs: passes over the training split, for both models. Default 8.
         batch_size: original rows per step. Default 128.
-        min_diff_batch_size: rows per group in each MinDiff batch. Default 64.
-        min_diff_weight: weight of the MMD loss. Default 1.5.
+        min_diff_batch_size: rows per group in each MinDiff batch. Default 128.
+        min_diff_weight: weight of the MMD loss. Default 4.0.
         kernel: `"gaussian"` or `"laplacian"`. Default `"gaussian"`.
         seed: seed of weights, dropout and shuffles (both models use it). Default 1.
         learning_rate: Adam's learning rate. Default 1e-3.

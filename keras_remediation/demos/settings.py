@@ -6,8 +6,8 @@ before it chooses the backend)."""
 ADULT_MIN_DIFF = {
     "epochs": 8,
     "batch_size": 128,
-    "min_diff_batch_size": 64,
-    "min_diff_weight": 1.5,
+    "min_diff_batch_size": 128,
+    "min_diff_weight": 4.0,
     "kernel": "gaussian",
     "seed": 1,
     "learning_rate": 1e-3,
