@@ -29,20 +29,25 @@ def discarding_added_losses(model):
     Used around extra forward passes of the original model (e.g. on MinDiff examples), so that
     a model's own internal losses count once, for the original batch. Works in eager mode and
     in Keras's stateless scope (JAX); relies on Keras 3's per-layer loss lists.
+
+    The losses present on entry are restored as they were, not only the new ones dropped: when
+    the extra pass is the entry call of `model` (no outer call context, as under JAX's
+    `stateless_call`, which runs the wrapper's `call` directly), Keras first clears `model`'s
+    losses of the original batch, in its layers and in the stateless scope.
     """
     layers = list(model._flatten_layers(include_self=True))
-    counts = [len(layer._losses) for layer in layers]
-    ids = [set(layer._loss_ids) for layer in layers]
+    saved = [(list(layer._losses), set(layer._loss_ids)) for layer in layers]
     scope = keras.src.backend.get_stateless_scope()
-    scope_count = len(scope.losses) if scope is not None else 0
+    scope_losses = list(scope.losses) if scope is not None else None
     try:
         yield
     finally:
-        for layer, count, kept_ids in zip(layers, counts, ids):
-            del layer._losses[count:]
-            layer._loss_ids.intersection_update(kept_ids)
+        for layer, (losses, loss_ids) in zip(layers, saved):
+            layer._losses[:] = losses
+            layer._loss_ids.clear()
+            layer._loss_ids.update(loss_ids)
         if scope is not None:
-            del scope.losses[scope_count:]
+            scope.losses[:] = scope_losses
 
 
 class _ExtraLossUseCheck(keras.callbacks.Callback):
@@ -84,10 +89,13 @@ class RemediationModel(keras.Model):
     Subclasses set `_extra_loss_name` (the metric name, e.g. `"min_diff_loss"`) and implement
     `_unpack_original_inputs(inputs)`, `_unpack_extra_data(inputs)` (None when absent) and
     `_compute_extra_loss(extra_data, training, mask)` returning a list of weighted scalar
-    losses.
+    losses. A technique whose extra loss needs the labels (backward compatibility) sets
+    `_extra_loss_needs_targets = True` and implements `_compute_extra_loss_from_targets`
+    instead: `call` then runs the original model alone and `compute_loss` adds the loss.
     """
 
     _extra_loss_name = "extra_loss"
+    _extra_loss_needs_targets = False
 
     def __init__(self, original_model, **kwargs):
         if not isinstance(original_model, keras.Model):
@@ -123,6 +131,14 @@ class RemediationModel(keras.Model):
     def _compute_extra_loss(self, extra_data, training=None, mask=None):
         raise NotImplementedError
 
+    def _compute_extra_loss_from_targets(self, x, y, y_pred, sample_weight, training):
+        """Returns `(weighted extra loss, value for the metric)` of a labelled batch.
+
+        Used when `_extra_loss_needs_targets` is True; called by `compute_loss` after Keras's
+        loss (regularisation losses count once), `y_pred` being the original model's outputs.
+        """
+        raise NotImplementedError
+
     def _missing_extra_data_message(self):
         return f"{type(self).__name__} was called with training=True but without its side data."
 
@@ -140,6 +156,10 @@ class RemediationModel(keras.Model):
         Raises:
             ValueError: if `training=True` in a direct call and `inputs` carry no side data.
         """
+        if self._extra_loss_needs_targets:
+            if training:
+                self._extra_loss_seen_in_training = True
+            return self._call_original(inputs, training=training, mask=mask)
         original_inputs = self._unpack_original_inputs(inputs)
         extra_data = self._unpack_extra_data(inputs)
         if mask is not None and all(m is None for m in keras.tree.flatten(mask)):
@@ -214,6 +234,14 @@ class RemediationModel(keras.Model):
             self._mark_extra_loss_used()
             self._extra_loss_tracker.update_state(pending)
             self._pending_extra_loss = None
+        if self._extra_loss_needs_targets and y is not None:
+            extra_loss, metric_value = self._compute_extra_loss_from_targets(
+                x, y, y_pred, sample_weight, training
+            )
+            self._extra_loss_tracker.update_state(metric_value)
+            if training and self._extra_loss_seen_in_training:
+                self._extra_loss_used = True  # a real training step, not the symbolic build
+            total = total + keras.ops.cast(extra_loss, total.dtype)
         return total
 
     def compile(self, *args, **kwargs):
