@@ -2,6 +2,9 @@
 
 Subpackages:
     min_diff: MinDiff fairness remediation (`MinDiffModel`, MinDiff losses, data utilities).
+    backward_compatibility: backward-compatible updates of a deployed model h1 (BC models and
+        losses, BTC/BEC scores, λ_c sweeps and their plots).
+    evaluation: group metrics (fairlearn) and plots of what remediation did.
     common: the wrapping machinery shared by every technique.
 
 Importing this package imports Keras only; no backend-specific package, Flower or Ray.

@@ -1,10 +1,11 @@
-"""The `keras-remediation` command line: `keras-remediation demo [options]`.
+"""The `keras-remediation` command line: `keras-remediation demo [adult|compatibility] [options]`.
 
 The backend is chosen before Keras is imported (`--backend`, default jax, the fastest on the
 project's CPU measurements), so this module imports Keras only inside the commands.
 """
 
 import argparse
+import math
 import os
 import sys
 
@@ -12,71 +13,161 @@ BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_BACKEND = "jax"
 
 
-def _positive_int(text):
+def _checked(convert, accepts, expected):
+    """An argparse `type`: `convert(text)`, refused unless `accepts(value)`, with a message."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, received {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
+_non_negative_float = _checked(float, lambda v: 0 <= v < math.inf, "a non-negative number")
+_fraction = _checked(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
+_open_fraction = _checked(float, lambda v: 0 < v < 1, "a fraction in (0, 1)")
+_closed_fraction = _checked(float, lambda v: 0 <= v <= 1, "a fraction in [0, 1]")
+
+
+def _lambdas(text):
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or any(not part for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated non-negative numbers such as 0,0.5,1,2,5, received {text!r}"
+        )
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
+        return tuple(_non_negative_float(part) for part in parts)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated non-negative numbers such as 0,0.5,1,2,5, received {text!r}"
+        ) from None
 
 
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, received {text!r}")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, received {text!r}")
-    return value
+DEMOS = ("adult", "compatibility")
+
+# Options that only one demo takes: dest -> (option string, demo).
+_DEMO_ONLY = {
+    "min_diff_batch_size": ("--min-diff-batch-size", "adult"),
+    "min_diff_weight": ("--min-diff-weight", "adult"),
+    "kernel": ("--kernel", "adult"),
+    "train_sample": ("--train-sample", "adult"),
+    "lambdas": ("--lambdas", "compatibility"),
+    "label_noise": ("--label-noise", "compatibility"),
+    "h1_fraction": ("--h1-fraction", "compatibility"),
+}
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], received {text!r}")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], received {text!r}")
-    return value
+def _demo_defaults():
+    from keras_remediation.demos.settings import ADULT_MIN_DIFF
+    from keras_remediation.demos.settings import DIGITS_COMPATIBILITY
+
+    return {
+        "adult": {
+            "epochs": ADULT_MIN_DIFF["epochs"],
+            "batch_size": ADULT_MIN_DIFF["batch_size"],
+            "seed": ADULT_MIN_DIFF["seed"],
+            "learning_rate": ADULT_MIN_DIFF["learning_rate"],
+            "output_dir": "remediation-report",
+            "min_diff_batch_size": ADULT_MIN_DIFF["min_diff_batch_size"],
+            "min_diff_weight": ADULT_MIN_DIFF["min_diff_weight"],
+            "kernel": ADULT_MIN_DIFF["kernel"],
+            "train_sample": None,
+        },
+        "compatibility": {
+            "epochs": DIGITS_COMPATIBILITY["epochs"],
+            "batch_size": DIGITS_COMPATIBILITY["batch_size"],
+            "seed": DIGITS_COMPATIBILITY["seed"],
+            "learning_rate": DIGITS_COMPATIBILITY["learning_rate"],
+            "output_dir": "compatibility-report",
+            "lambdas": tuple(DIGITS_COMPATIBILITY["lambdas"]),
+            "label_noise": DIGITS_COMPATIBILITY["label_noise"],
+            "h1_fraction": DIGITS_COMPATIBILITY["h1_fraction"],
+        },
+    }
 
 
 def build_parser():
-    """The argument parser of `keras-remediation`."""
-    from keras_remediation.demos.settings import ADULT_MIN_DIFF as DEFAULTS
+    """The argument parser of `keras-remediation`.
+
+    Demo options default to None here and are filled with the chosen demo's defaults by
+    `main` (see `demos.settings`), so that an option of the other demo can be refused.
+    """
+    defaults = _demo_defaults()
+    adult, compat = defaults["adult"], defaults["compatibility"]
+
+    def both(key):
+        return f"adult: {adult[key]}, compatibility: {compat[key]}"
 
     parser = argparse.ArgumentParser(
         prog="keras-remediation",
-        description="Train Keras models with extra loss components (MinDiff, ...).",
+        description="Train Keras models with extra loss components (MinDiff, backward "
+        "compatibility, ...).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="MinDiff on UCI Adult: baseline vs MinDiff, FPR gap between women and men",
+        help="run a demo: MinDiff on UCI Adult (default) or a backward-compatible update "
+        "on digits",
         description=(
-            "Train an income classifier on the bundled UCI Adult data with and without MinDiff "
-            "and report accuracy, AUC and per-group FPR/FNR on the test split."
+            "adult (default): train an income classifier on the bundled UCI Adult data with "
+            "and without MinDiff and report accuracy, AUC and per-group FPR/FNR on the test "
+            "split. compatibility: train a new digits classifier h2 with label noise over a "
+            "sweep of lambda_c values, compatible with an older h1, and report accuracy, "
+            "backward trust/error compatibility (BTC/BEC) and new errors."
         ),
     )
+    demo.add_argument("name", nargs="?", choices=DEMOS, default="adult",
+                      help="which demo (default: adult)")
     demo.add_argument("--backend", choices=BACKENDS, default=None,
                       help=f"Keras backend (default: $KERAS_BACKEND if set, else {DEFAULT_BACKEND})")
-    demo.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"])
-    demo.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"])
-    demo.add_argument("--min-diff-batch-size", type=_positive_int,
-                      default=DEFAULTS["min_diff_batch_size"], help="rows per group per batch")
-    demo.add_argument("--min-diff-weight", type=_non_negative_float,
-                      default=DEFAULTS["min_diff_weight"])
-    demo.add_argument("--kernel", choices=("gaussian", "laplacian"), default=DEFAULTS["kernel"])
-    demo.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    demo.add_argument("--learning-rate", type=_non_negative_float,
-                      default=DEFAULTS["learning_rate"])
-    demo.add_argument("--train-sample", type=_fraction, default=None,
-                      help="use a fraction of the training split (quick runs)")
-    demo.add_argument("--output-dir", default="remediation-report",
-                      help="where report.json and report.png go (default: ./remediation-report/)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--epochs", type=_positive_int, default=None,
+                      help=f"default {both('epochs')}")
+    demo.add_argument("--batch-size", type=_positive_int, default=None,
+                      help=f"default {both('batch_size')}")
+    demo.add_argument("--seed", type=int, default=None, help=f"default {both('seed')}")
+    demo.add_argument("--learning-rate", type=_non_negative_float, default=None,
+                      help=f"default {both('learning_rate')}")
+    demo.add_argument("--output-dir", default=None,
+                      help="where the report files go (default: ./remediation-report/ for "
+                      "adult, ./compatibility-report/ for compatibility)")
+    demo.add_argument("--quiet", action="store_true", help="no progress output")
+    adult_options = demo.add_argument_group("adult demo only")
+    adult_options.add_argument("--min-diff-batch-size", type=_positive_int, default=None,
+                               help=f"rows per group per batch (default "
+                               f"{adult['min_diff_batch_size']})")
+    adult_options.add_argument("--min-diff-weight", type=_non_negative_float, default=None,
+                               help=f"default {adult['min_diff_weight']}")
+    adult_options.add_argument("--kernel", choices=("gaussian", "laplacian"), default=None,
+                               help=f"default {adult['kernel']}")
+    adult_options.add_argument("--train-sample", type=_fraction, default=None,
+                               help="use a fraction of the training split (quick runs)")
+    compat_options = demo.add_argument_group("compatibility demo only")
+    compat_options.add_argument("--lambdas", type=_lambdas, default=None,
+                                help="comma-separated lambda_c values >= 0 (default "
+                                f"{','.join(f'{v:g}' for v in compat['lambdas'])})")
+    compat_options.add_argument("--label-noise", type=_closed_fraction, default=None,
+                                help="share of the labels h1 never saw that are replaced by "
+                                f"another class (default {compat['label_noise']})")
+    compat_options.add_argument("--h1-fraction", type=_open_fraction, default=None,
+                                help="share of the training rows h1 is trained on (default "
+                                f"{compat['h1_fraction']})")
     return parser
+
+
+def _fill_demo_defaults(parser, args):
+    """Refuses options of the other demo, then fills the unset options with the demo's defaults."""
+    for dest, (option, owner) in _DEMO_ONLY.items():
+        if owner != args.name and getattr(args, dest) is not None:
+            parser.error(f"{option} applies only to the {owner} demo (`demo {owner}`)")
+    for key, value in _demo_defaults()[args.name].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
 
 def main(argv=None):
@@ -84,6 +175,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
+        _fill_demo_defaults(parser, args)
         backend = args.backend or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
         if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
             parser.error(
@@ -91,6 +183,21 @@ def main(argv=None):
                 f"{sys.modules['keras'].backend.backend()} backend in this process"
             )
         os.environ["KERAS_BACKEND"] = backend
+        if args.name == "compatibility":
+            from keras_remediation.demos import digits_compatibility
+
+            digits_compatibility.run(
+                epochs=args.epochs,
+                lambdas=args.lambdas,
+                seed=args.seed,
+                output_dir=args.output_dir,
+                verbose=0 if args.quiet else 1,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate,
+                h1_fraction=args.h1_fraction,
+                label_noise=args.label_noise,
+            )
+            return 0
         from keras_remediation.demos import adult_min_diff
 
         adult_min_diff.run(

@@ -12,3 +12,19 @@ ADULT_MIN_DIFF = {
     "seed": 1,
     "learning_rate": 1e-3,
 }
+
+#: Defaults of the backward-compatibility demo on scikit-learn's digits
+#: (`demos.digits_compatibility.run`, `keras-remediation demo compatibility`). h1 is trained
+#: for twice `epochs` on its `h1_fraction` of the training rows; each h2 for `epochs` on all of
+#: them, with `label_noise` of the labels h1 never saw replaced by another class.
+DIGITS_COMPATIBILITY = {
+    "epochs": 20,
+    "batch_size": 32,
+    "lambdas": (0.0, 0.5, 1.0, 2.0, 5.0),
+    "seed": 1,
+    "learning_rate": 1e-3,
+    "h1_fraction": 0.2,
+    "label_noise": 0.3,
+    "test_fraction": 0.3,
+    "hidden_units": 32,
+}

@@ -1,0 +1,830 @@
+"""Backward-compatibility losses: L(h2) + λ_c · dissonance(h1, h2), on every Keras backend.
+
+A new model h2 replaces a deployed model h1. Users trust h1 on the examples it gets right, so an
+update that breaks them hurts even when h2 is more accurate overall. The compatibility loss of
+Bansal et al. (AAAI 2019) and Srivastava, Nushi, Kamar, Shah and Horvitz (KDD 2020, "An
+Empirical Analysis of Backward Compatibility in Machine Learning Systems") is
+
+    loss = L(y, h2(x)) + λ_c · dissonance(h1, h2),     λ_c ≥ 0 (values above 1 are meaningful),
+
+where S = {i : h1's predicted class for x_i equals y_i} is the set of examples that h1 gets right
+and the dissonance is
+
+* new error: the base loss of h2 restricted to S, mean_{i∈S} w_i · ℓ(y_i, h2(x_i)) (new errors,
+  that is mistakes on examples h1 got right, cost (1 + λ_c·N/|S|) times as much);
+* strict imitation: the KL divergence from h1's predictive distribution to h2's on S,
+  mean_{i∈S} w_i · KL(h1(x_i) ‖ h2(x_i)) (equal, up to h1's entropy which does not depend on
+  h2, to the cross-entropy of h2 against h1's soft outputs).
+
+Both are 0 on a batch where h1 is wrong everywhere (safe division: no NaN), and the base loss
+still trains h2 there. h1's outputs are treated as constants (`stop_gradient`).
+
+Two layers of API:
+
+* plain callables built on `keras.ops` only, usable in any training step: `h1_correct_mask`,
+  `per_example_loss`, `new_error_dissonance`, `strict_imitation_dissonance`, `masked_mean`;
+* the seed's loss objects, constructed as `BCCrossEntropyLoss(h1, h2, lambda_c)` and called as
+  `bc_loss(x, y)`, for `helpers.bc_fit` or a custom loop: new-error `BCCrossEntropyLoss`,
+  `BCBinaryCrossEntropyLoss`, `BCNLLLoss`, `BCKLDivLoss` and strict-imitation
+  `BCStrictImitationCrossEntropyLoss`, `BCStrictImitationBinaryCrossEntropyLoss`,
+  `BCStrictImitationNLLLoss`, `BCStrictImitationKLDivLoss`.
+
+Differences from BackwardCompatibilityML (the anchor): losses are means over the batch (Keras's
+default), not sums, so λ_c and learning rates do not depend on the batch size; λ_c is not limited
+to [0, 1] but must be ≥ 0; h2 runs once per step (the anchor ran it twice, counting its
+regularisation twice); the NLL loss picks one probability per example (the anchor averaged a
+B×B matrix); strict imitation imitates h1's outputs (the anchor's compared h2 with the labels).
+"""
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+from keras_remediation.common.tensor_utils import compute_dtype
+
+#: Names of the base losses understood by `per_example_loss` and the dissonance functions.
+LOSS_KINDS = (
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+    "nll",
+    "kl_divergence",
+)
+
+_PACKAGE = "keras_remediation"
+
+
+# Argument checks ----------------------------------------------------------------------------
+
+
+def check_lambda_c(lambda_c, arg_name="lambda_c"):
+    """Returns `lambda_c` as a float after checking that it is a finite number ≥ 0.
+
+    Raises:
+        ValueError: if `lambda_c` is not a real number (booleans included), is negative, NaN or
+            infinite. The message names `arg_name`, what was expected and what was received.
+    """
+    if isinstance(lambda_c, bool) or not isinstance(lambda_c, numbers.Real):
+        raise ValueError(
+            f"`{arg_name}` must be a non-negative finite number (the weight of the dissonance); "
+            f"received {lambda_c!r} of type {type(lambda_c).__name__}."
+        )
+    value = float(lambda_c)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"`{arg_name}` must be a non-negative finite number (the weight of the dissonance); "
+            f"received {lambda_c!r}."
+        )
+    return value
+
+
+def check_kind(kind, arg_name="loss"):
+    """Returns `kind` lower-cased if it is one of `LOSS_KINDS`; raises ValueError otherwise."""
+    if isinstance(kind, str) and kind.lower() in LOSS_KINDS:
+        return kind.lower()
+    raise ValueError(f"`{arg_name}` must be one of {LOSS_KINDS}; received {kind!r}.")
+
+
+def _single_output(output, arg_name):
+    if isinstance(output, (dict, list, tuple)):
+        raise ValueError(
+            f"`{arg_name}` must be a single tensor of shape [batch, classes]; received a "
+            f"{type(output).__name__}. Backward-compatibility losses need single-output models."
+        )
+    return output
+
+
+def check_same_output_shape(h1_output, h2_output):
+    """Raises ValueError if the statically known shapes of h1's and h2's outputs differ.
+
+    Only the non-batch dimensions are compared, and only where both are known.
+    """
+    shape1 = tuple(h1_output.shape)
+    shape2 = tuple(h2_output.shape)
+    if len(shape1) != len(shape2) or any(
+        a is not None and b is not None and a != b for a, b in zip(shape1[1:], shape2[1:])
+    ):
+        raise ValueError(
+            "h1 and h2 must produce outputs of the same shape (the same classes, in the same "
+            f"order); h1's output has shape {shape1} and h2's output has shape {shape2}."
+        )
+
+
+# Tensor helpers -----------------------------------------------------------------------------
+
+
+def _float_tensor(x, dtype=None):
+    x = ops.convert_to_tensor(x)
+    return ops.cast(x, dtype or compute_dtype(x))
+
+
+def _per_row(values):
+    """Averages `values` over every axis but the first: `[batch, ...]` → `[batch]`."""
+    if len(values.shape) == 0:
+        raise ValueError("Per-example loss values must have a batch dimension; received a scalar.")
+    if len(values.shape) == 1:
+        return values
+    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+
+
+def _row_weights(sample_weight, dtype):
+    weights = ops.cast(ops.convert_to_tensor(sample_weight), dtype)
+    if len(weights.shape) == 0:
+        return weights
+    return ops.reshape(weights, (-1,))
+
+
+def _is_one_hot(y_true, num_classes):
+    return (
+        num_classes is not None
+        and num_classes > 1
+        and len(y_true.shape) >= 2
+        and y_true.shape[-1] == num_classes
+    )
+
+
+def _class_indices(y_true, num_classes, sparse=None):
+    """Integer class labels `[batch]` from sparse `[batch]`/`[batch, 1]` or one-hot labels."""
+    y_true = ops.convert_to_tensor(y_true)
+    if sparse is None:
+        sparse = not _is_one_hot(y_true, num_classes)
+    if not sparse:
+        return ops.cast(ops.argmax(y_true, axis=-1), "int32")
+    if len(y_true.shape) > 2 or (len(y_true.shape) == 2 and y_true.shape[1] not in (1, None)):
+        raise ValueError(
+            "Sparse labels must have shape [batch] or [batch, 1] (class indices); received shape "
+            f"{tuple(y_true.shape)}. One-hot labels must have shape [batch, classes] matching the "
+            "model output."
+        )
+    return ops.cast(ops.reshape(y_true, (-1,)), "int32")
+
+
+def _one_hot_targets(y_true, num_classes, dtype, sparse=None):
+    y_true = ops.convert_to_tensor(y_true)
+    if sparse is None:
+        sparse = not _is_one_hot(y_true, num_classes)
+    if sparse:
+        return ops.one_hot(_class_indices(y_true, num_classes, sparse=True), num_classes, dtype=dtype)
+    return ops.cast(y_true, dtype)
+
+
+def _binary_targets(y_true, like):
+    y_true = ops.cast(ops.convert_to_tensor(y_true), like.dtype)
+    return ops.reshape(y_true, ops.shape(like))
+
+
+def _infer_binary(output, binary):
+    if binary is not None:
+        return bool(binary)
+    return len(output.shape) == 1 or output.shape[-1] == 1
+
+
+def _no_gradient(x):
+    return ops.stop_gradient(ops.convert_to_tensor(x))
+
+
+# Plain callables ----------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def h1_correct_mask(y_true, h1_output, binary=None, from_logits=False, sparse=None):
+    """1.0 for the examples that h1 classifies correctly, 0.0 for the others.
+
+    Args:
+        y_true: labels: class indices `[batch]` or `[batch, 1]` (any numeric dtype), one-hot
+            `[batch, classes]`, or for binary outputs 0/1 labels of the output's shape.
+        h1_output: h1's outputs `[batch, classes]` (probabilities or logits), or `[batch, 1]` /
+            `[batch]` (binary), or `[batch, k]` with `binary=True` (multi-label).
+        binary: whether the outputs are independent binary scores. Default None: True when the
+            last dimension is 1 (or the output is 1-D), False otherwise.
+        from_logits: whether `h1_output` holds logits; sets the binary threshold (0 for logits,
+            0.5 for probabilities). Argmax does not depend on it.
+        sparse: whether labels are class indices (True) or one-hot (False). Default None:
+            one-hot when `y_true` has the output's shape with more than one class.
+
+    The predicted class is `argmax(h1_output)`; for binary outputs the prediction is
+    `h1_output > threshold` and an example is correct when every one of its binary predictions
+    equals `y_true > 0.5`.
+
+    Returns:
+        A float32 tensor `[batch]` of 0.0/1.0 (no gradient).
+
+    Raises:
+        ValueError: if sparse labels have a shape other than `[batch]`/`[batch, 1]`.
+    """
+    h1_output = _no_gradient(h1_output)
+    if _infer_binary(h1_output, binary):
+        threshold = 0.0 if from_logits else 0.5
+        predicted = ops.greater(ops.cast(h1_output, "float32"), threshold)
+        target = ops.greater(_binary_targets(y_true, ops.cast(h1_output, "float32")), 0.5)
+        agree = ops.cast(ops.equal(predicted, target), "float32")
+        if len(agree.shape) <= 1:
+            return agree
+        return ops.min(ops.reshape(agree, (ops.shape(agree)[0], -1)), axis=1)
+    num_classes = h1_output.shape[-1]
+    predicted = ops.cast(ops.argmax(h1_output, axis=-1), "int32")
+    target = _class_indices(y_true, num_classes, sparse=sparse)
+    return ops.cast(ops.equal(predicted, target), "float32")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def masked_mean(values, mask, sample_weight=None):
+    """`Σ_{i∈S} w_i · values_i / |S|`, S the rows where `mask` is 1; 0 when S is empty.
+
+    This is Keras's default reduction ("sum over batch size") applied to the rows of S. The
+    division is safe: by max(|S|, 1), and the numerator is 0 when S is empty.
+
+    Args:
+        values: per-example values `[batch]` (extra axes are averaged first).
+        mask: `[batch]` 0.0/1.0.
+        sample_weight: optional weights `[batch]`, `[batch, 1]` or scalar. Default None (1).
+
+    Returns:
+        A scalar tensor of `values`'s float dtype; finite with finite gradients even when S is
+        empty (values outside S never reach the result, even if they are not finite).
+    """
+    values = _per_row(ops.convert_to_tensor(values))
+    mask = ops.cast(ops.reshape(mask, (-1,)), values.dtype)
+    selected = ops.where(mask > 0, values, 0.0)
+    if sample_weight is not None:
+        selected = selected * _row_weights(sample_weight, values.dtype)
+    return ops.sum(selected) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def weighted_mean(values, sample_weight=None):
+    """`Σ_i w_i · values_i / N` over the batch (Keras's default reduction); a scalar tensor."""
+    values = _per_row(ops.convert_to_tensor(values))
+    if sample_weight is not None:
+        values = values * _row_weights(sample_weight, values.dtype)
+    return ops.mean(values)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def per_example_loss(
+    kind,
+    y_true,
+    y_pred,
+    from_logits=False,
+    sparse=None,
+    clip_value_min=1e-10,
+    clip_value_max=4.0,
+):
+    """The base loss of each example, `[batch]`, computed with `keras.ops` (any backend).
+
+    Args:
+        kind: one of `LOSS_KINDS`:
+            `"sparse_categorical_crossentropy"`: −log p_y, labels `[batch]`/`[batch, 1]`;
+            `"categorical_crossentropy"`: −Σ_k y_k log p_k, labels one-hot (or soft)
+                `[batch, classes]`, or class indices (converted to one-hot);
+            `"binary_crossentropy"`: −(y log p + (1 − y) log(1 − p)) averaged over the last
+                axis, labels of the output's shape (`[batch]` is reshaped to `[batch, 1]`);
+            `"nll"`: −log clip(p_y, clip_value_min, clip_value_max), probabilities (or logits
+                with `from_logits=True`), labels as for the sparse or one-hot cross-entropy;
+            `"kl_divergence"`: Σ_k y_k log(y_k / p_k), targets a distribution `[batch, classes]`
+                (class indices are converted to one-hot).
+        y_true: labels as above.
+        y_pred: model outputs `[batch, classes]` (`[batch, k]` for binary), float16/32/64;
+            probabilities unless `from_logits=True`.
+        from_logits: whether `y_pred` holds logits. Default False.
+        sparse: for the categorical kinds, whether labels are class indices (True) or one-hot
+            (False). Default None: one-hot when the labels have the output's shape with more
+            than one class, class indices otherwise; so both cross-entropy kinds take either
+            form of labels.
+        clip_value_min, clip_value_max: probability clipping of `"nll"` (the anchor's
+            defaults 1e-10 and 4.0).
+
+    The cross-entropies and the KL divergence are Keras's (`keras.losses.*`, with their
+    clipping of probabilities to [ε, 1 − ε]).
+
+    Returns:
+        A float tensor `[batch]` (float32, or float64 for float64 outputs).
+
+    Raises:
+        ValueError: for an unknown `kind` or labels of the wrong shape.
+    """
+    kind = check_kind(kind, "kind")
+    y_pred = _float_tensor(y_pred)
+    num_classes = y_pred.shape[-1] if len(y_pred.shape) else None
+    if kind == "sparse_categorical_crossentropy":
+        labels = _class_indices(y_true, num_classes, sparse=sparse)
+        values = keras.losses.sparse_categorical_crossentropy(
+            labels, y_pred, from_logits=from_logits
+        )
+    elif kind == "categorical_crossentropy":
+        targets = _one_hot_targets(y_true, num_classes, y_pred.dtype, sparse=sparse)
+        values = keras.losses.categorical_crossentropy(targets, y_pred, from_logits=from_logits)
+    elif kind == "binary_crossentropy":
+        if len(y_pred.shape) == 1:
+            y_pred = ops.expand_dims(y_pred, -1)
+        targets = _binary_targets(y_true, y_pred)
+        values = keras.losses.binary_crossentropy(targets, y_pred, from_logits=from_logits)
+    elif kind == "nll":
+        labels = _class_indices(y_true, num_classes, sparse=sparse)
+        picked = ops.one_hot(labels, num_classes, dtype=y_pred.dtype)
+        if from_logits:
+            values = -ops.sum(picked * ops.log_softmax(y_pred, axis=-1), axis=-1)
+        else:
+            probability = ops.sum(picked * y_pred, axis=-1)
+            values = -ops.log(ops.clip(probability, clip_value_min, clip_value_max))
+    else:  # kl_divergence
+        targets = _one_hot_targets(y_true, num_classes, y_pred.dtype, sparse=sparse)
+        probabilities = ops.softmax(y_pred, axis=-1) if from_logits else y_pred
+        values = keras.losses.kl_divergence(targets, probabilities)
+    return _per_row(values)
+
+
+def _loss_values(loss, y_true, y_pred, from_logits, sparse=None):
+    if isinstance(loss, str):
+        return per_example_loss(loss, y_true, y_pred, from_logits=from_logits, sparse=sparse)
+    if isinstance(loss, keras.losses.Loss):
+        return _per_row(loss.call(ops.convert_to_tensor(y_true), _float_tensor(y_pred)))
+    if callable(loss):
+        return _per_row(ops.convert_to_tensor(loss(y_true, y_pred)))
+    raise ValueError(
+        f"`loss` must be one of {LOSS_KINDS}, a `keras.losses.Loss` or a callable "
+        f"`(y_true, y_pred) -> per-example losses`; received {loss!r}."
+    )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def new_error_dissonance(
+    y_true,
+    h2_output,
+    h1_output,
+    loss="sparse_categorical_crossentropy",
+    from_logits=False,
+    binary=None,
+    sample_weight=None,
+):
+    """New-error dissonance: h2's base loss on the examples h1 gets right.
+
+    `dissonance = Σ_{i∈S} w_i · ℓ(y_i, h2(x_i)) / |S|`, S = {i : h1(x_i) predicts y_i}; 0 when S
+    is empty. Source: Bansal et al., AAAI 2019; Srivastava, Nushi, Kamar, Shah, Horvitz, KDD 2020.
+
+    Args:
+        y_true: labels (see `per_example_loss` for the shapes of each kind).
+        h2_output: h2's outputs `[batch, classes]` (or `[batch, 1]` binary), float.
+        h1_output: h1's outputs on the same examples, same shape; no gradient flows into it.
+        loss: a kind of `LOSS_KINDS`, a `keras.losses.Loss` (its unreduced `call` is used) or a
+            callable `(y_true, y_pred) -> [batch]` per-example losses. Default
+            `"sparse_categorical_crossentropy"`.
+        from_logits: whether both outputs are logits (used by the named kinds and the binary
+            threshold). Default False.
+        binary: whether outputs are binary scores (see `h1_correct_mask`). Default None: True
+            for `"binary_crossentropy"`, else inferred from the last dimension.
+        sample_weight: optional `[batch]` weights. Default None.
+
+    Returns:
+        A scalar float tensor.
+
+    Raises:
+        ValueError: if the outputs' shapes differ, or as `per_example_loss`.
+    """
+    h2_output = _single_output(ops.convert_to_tensor(h2_output), "h2_output")
+    h1_output = _single_output(_no_gradient(h1_output), "h1_output")
+    check_same_output_shape(h1_output, h2_output)
+    if binary is None and isinstance(loss, str) and loss.lower() == "binary_crossentropy":
+        binary = True
+    mask = h1_correct_mask(y_true, h1_output, binary=binary, from_logits=from_logits)
+    values = _loss_values(loss, y_true, h2_output, from_logits)
+    return masked_mean(values, mask, sample_weight)
+
+
+def _log_probabilities(output, from_logits, binary):
+    """(p, log p, log(1 − p)) for binary outputs, (p, log p, None) for categorical ones."""
+    eps = keras.config.epsilon()
+    if binary:
+        if from_logits:
+            return ops.sigmoid(output), ops.log_sigmoid(output), ops.log_sigmoid(-output)
+        clipped = ops.clip(output, eps, 1.0 - eps)
+        return clipped, ops.log(clipped), ops.log(1.0 - clipped)
+    if from_logits:
+        return ops.softmax(output, axis=-1), ops.log_softmax(output, axis=-1), None
+    normalised = output / ops.sum(output, axis=-1, keepdims=True)
+    clipped = ops.clip(normalised, eps, 1.0)
+    return clipped, ops.log(clipped), None
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def imitation_divergence(h1_output, h2_output, from_logits=False, binary=None):
+    """KL(h1 ‖ h2) per example, `[batch]`: how far h2's predictive distribution is from h1's.
+
+    Categorical outputs: Σ_k p1_k (log p1_k − log p2_k). Binary outputs (Bernoulli per column,
+    averaged over the last axis): p1 (log p1 − log p2) + (1 − p1)(log(1 − p1) − log(1 − p2)).
+    Probabilities are clipped to [ε, 1 − ε] (`keras.config.epsilon()`); logits use log-softmax /
+    log-sigmoid. No gradient flows into `h1_output`.
+
+    Args:
+        h1_output, h2_output: outputs of the same shape `[batch, classes]` (or `[batch, 1]`).
+        from_logits: whether both hold logits. Default False.
+        binary: whether outputs are binary scores. Default None: inferred (last dimension 1).
+
+    Returns:
+        A float tensor `[batch]`, ≥ 0 up to clipping.
+    """
+    h2_output = _float_tensor(h2_output)
+    h1_output = ops.cast(_no_gradient(h1_output), h2_output.dtype)
+    binary = _infer_binary(h2_output, binary)
+    p1, log_p1, log_q1 = _log_probabilities(h1_output, from_logits, binary)
+    _, log_p2, log_q2 = _log_probabilities(h2_output, from_logits, binary)
+    if binary:
+        values = p1 * (log_p1 - log_p2) + (1.0 - p1) * (log_q1 - log_q2)
+        return _per_row(values)
+    return ops.sum(p1 * (log_p1 - log_p2), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def strict_imitation_dissonance(
+    y_true,
+    h2_output,
+    h1_output,
+    loss=None,
+    from_logits=False,
+    binary=None,
+    sample_weight=None,
+):
+    """Strict-imitation dissonance: how far h2 is from h1's outputs on the examples h1 gets right.
+
+    `dissonance = Σ_{i∈S} w_i · KL(h1(x_i) ‖ h2(x_i)) / |S|`, S = {i : h1(x_i) predicts y_i}; 0
+    when S is empty. h1's outputs are soft targets (constants). Source: Srivastava, Nushi,
+    Kamar, Shah, Horvitz, KDD 2020 ("strict imitation").
+
+    Args:
+        y_true: labels, only used to find S (see `h1_correct_mask`).
+        h2_output: h2's outputs `[batch, classes]` (or `[batch, 1]` binary), float.
+        h1_output: h1's outputs, same shape.
+        loss: None (default) for the KL divergence (`imitation_divergence`); or a callable
+            `(target, y_pred) -> [batch]` (e.g. a `keras.losses.Loss`, whose unreduced `call` is
+            used) applied with h1's outputs as targets, for outputs that are not
+            probabilities (e.g. regression-like scores with a mean squared error).
+        from_logits: whether both outputs are logits. Default False.
+        binary: whether outputs are binary scores. Default None: inferred (last dimension 1).
+        sample_weight: optional `[batch]` weights. Default None.
+
+    Returns:
+        A scalar float tensor.
+
+    Raises:
+        ValueError: if the outputs' shapes differ.
+    """
+    h2_output = _single_output(ops.convert_to_tensor(h2_output), "h2_output")
+    h1_output = _single_output(_no_gradient(h1_output), "h1_output")
+    check_same_output_shape(h1_output, h2_output)
+    mask = h1_correct_mask(y_true, h1_output, binary=binary, from_logits=from_logits)
+    if loss is None:
+        values = imitation_divergence(h1_output, h2_output, from_logits=from_logits, binary=binary)
+    else:
+        values = _loss_values(loss, ops.cast(h1_output, compute_dtype(h2_output)), h2_output, from_logits)
+    return masked_mean(values, mask, sample_weight)
+
+
+# Seed-compatible loss objects ---------------------------------------------------------------
+
+
+class BCLoss:
+    """Base class of the backward-compatibility loss objects: `L(h2) + λ_c · dissonance`.
+
+    Constructed as `BCLossSubclass(h1, h2, lambda_c)` and called as `bc_loss(x, y)`, like
+    BackwardCompatibilityML's TensorFlow losses (see `helpers.bc_fit`).
+
+    Args:
+        h1: the deployed model (a `keras.Model`, or any callable `h1(x, training=False)`); it is
+            only run in inference mode and receives no gradient.
+        h2: the new model being trained (a `keras.Model`).
+        lambda_c: weight of the dissonance, a number ≥ 0 (values above 1 are meaningful).
+        from_logits: whether both models output logits rather than probabilities.
+            Default False (the anchor assumes softmax/sigmoid outputs).
+
+    Raises:
+        ValueError: if `lambda_c` is negative, NaN, infinite or not a number; if the statically
+            known output shapes of h1 and h2 differ.
+        TypeError: if `h2` is not a `keras.Model` or `h1` is not callable.
+    """
+
+    #: Base loss kind (one of `LOSS_KINDS`), set by subclasses.
+    kind = None
+    #: True for strict imitation, False for new error.
+    strict_imitation = False
+
+    def __init__(self, h1, h2, lambda_c, from_logits=False):
+        if not isinstance(h2, keras.Model):
+            raise TypeError(
+                f"`h2` must be a keras.Model (the model being trained); received {h2!r} of type "
+                f"{type(h2).__name__}."
+            )
+        if h1 is None or not callable(h1):
+            raise TypeError(
+                f"`h1` must be a keras.Model or a callable (the deployed model); received {h1!r}."
+            )
+        self.h1 = h1
+        self.h2 = h2
+        self.lambda_c = check_lambda_c(lambda_c)
+        self.from_logits = bool(from_logits)
+        self.__name__ = type(self).__name__
+        check_model_output_shapes(h1, h2)
+
+    # Pieces.
+
+    def _sparse(self):
+        return None
+
+    def _binary(self):
+        return True if self.kind == "binary_crossentropy" else None
+
+    def _kind_for(self, y_true, h2_output):
+        return self.kind
+
+    def base_loss(self, y_true, h2_output, sample_weight=None):
+        """`L(y, h2(x))`: the mean over the batch of the base loss (weighted by `sample_weight`)."""
+        kind = self._kind_for(y_true, h2_output)
+        values = per_example_loss(
+            kind, y_true, h2_output, from_logits=self.from_logits, sparse=self._sparse(),
+            **self._per_example_kwargs(),
+        )
+        return weighted_mean(values, sample_weight)
+
+    def _per_example_kwargs(self):
+        return {}
+
+    def dissonance(self, h2_output, target_labels, h1_output=None, sample_weight=None):
+        """The dissonance on a batch (the seed's `dissonance(h2_output, target_labels)`).
+
+        Args:
+            h2_output: h2's outputs `[batch, classes]`.
+            target_labels: the labels of the batch.
+            h1_output: h1's outputs on the batch `[batch, classes]`. For new error it may be
+                omitted, as in the anchor, where the batch is already restricted to the
+                examples h1 gets right: the dissonance is then the base loss on all rows.
+            sample_weight: optional `[batch]` weights.
+
+        Returns:
+            A scalar tensor (see `new_error_dissonance` / `strict_imitation_dissonance`).
+
+        Raises:
+            ValueError: for strict imitation without `h1_output`.
+        """
+        if h1_output is None:
+            if self.strict_imitation:
+                raise ValueError(
+                    f"{type(self).__name__}.dissonance needs `h1_output`: strict imitation "
+                    "compares h2's outputs with h1's."
+                )
+            return self.base_loss(target_labels, h2_output, sample_weight)
+        if self.strict_imitation:
+            return strict_imitation_dissonance(
+                target_labels, h2_output, h1_output, from_logits=self.from_logits,
+                binary=self._binary(), sample_weight=sample_weight,
+            )
+        kind = self._kind_for(target_labels, h2_output)
+        h2_output = ops.convert_to_tensor(h2_output)
+        h1_output = _no_gradient(h1_output)
+        check_same_output_shape(h1_output, h2_output)
+        mask = h1_correct_mask(
+            target_labels, h1_output, binary=self._binary(), from_logits=self.from_logits,
+            sparse=self._sparse(),
+        )
+        values = per_example_loss(
+            kind, target_labels, h2_output, from_logits=self.from_logits, sparse=self._sparse(),
+            **self._per_example_kwargs(),
+        )
+        return masked_mean(values, mask, sample_weight)
+
+    def loss_and_dissonance(self, y_true, h2_output, h1_output, sample_weight=None):
+        """`(L(h2) + λ_c · dissonance, dissonance)` from the two models' outputs on a batch.
+
+        Used by `helpers.bc_fit` and custom training steps that have run the models already.
+        """
+        dissonance = self.dissonance(h2_output, y_true, h1_output, sample_weight)
+        base = self.base_loss(y_true, h2_output, sample_weight)
+        return base + ops.cast(self.lambda_c, base.dtype) * dissonance, dissonance
+
+    def __call__(self, x, y, sample_weight=None, training=True):
+        """The total loss `L(h2) + λ_c · dissonance` on `(x, y)`, a scalar tensor.
+
+        Runs h1 once (inference mode, no gradient) and h2 once (`training=training`, default
+        True, as in a training step). Regularisation losses of h2 are not included (add
+        `ops.sum(h2.losses)` in a custom loop; `bc_fit` does).
+        """
+        h1_output = _no_gradient(_call_model(self.h1, x, training=False))
+        h2_output = _call_model(self.h2, x, training=training)
+        total, _ = self.loss_and_dissonance(y, h2_output, h1_output, sample_weight)
+        return total
+
+    # Serialisation.
+
+    def get_config(self):
+        """Config with h1 and h2 serialised by architecture (not weights) and λ_c."""
+        return {
+            "h1": keras.saving.serialize_keras_object(self.h1),
+            "h2": keras.saving.serialize_keras_object(self.h2),
+            "lambda_c": self.lambda_c,
+            "from_logits": self.from_logits,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["h1"] = keras.saving.deserialize_keras_object(config["h1"])
+        config["h2"] = keras.saving.deserialize_keras_object(config["h2"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(lambda_c={self.lambda_c})"
+
+
+def _call_model(model, x, training):
+    try:
+        return model(x, training=training)
+    except TypeError:
+        return model(x)
+
+
+def static_output_shape(model):
+    """The output shape of a built single-output Functional/Sequential model, else None."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return None
+    if not outputs or len(outputs) != 1:
+        return None
+    return tuple(outputs[0].shape)
+
+
+def check_model_output_shapes(h1, h2):
+    """Raises ValueError if both models' output shapes are known now and differ."""
+    shape1, shape2 = static_output_shape(h1), static_output_shape(h2)
+    if shape1 is None or shape2 is None:
+        return
+    if len(shape1) != len(shape2) or any(
+        a is not None and b is not None and a != b for a, b in zip(shape1[1:], shape2[1:])
+    ):
+        raise ValueError(
+            "h1 and h2 must produce outputs of the same shape (the same classes, in the same "
+            f"order); h1's output has shape {shape1} and h2's output has shape {shape2}."
+        )
+
+
+class _CrossEntropyBase(BCLoss):
+    """Cross-entropy base loss with sparse or one-hot labels (`sparse`, default inferred)."""
+
+    kind = "sparse_categorical_crossentropy"
+
+    def __init__(self, h1, h2, lambda_c, from_logits=False, sparse=None):
+        super().__init__(h1, h2, lambda_c, from_logits=from_logits)
+        self.sparse = None if sparse is None else bool(sparse)
+
+    def _sparse(self):
+        return self.sparse
+
+    def _kind_for(self, y_true, h2_output):
+        sparse = self.sparse
+        if sparse is None:
+            sparse = not _is_one_hot(
+                ops.convert_to_tensor(y_true), ops.convert_to_tensor(h2_output).shape[-1]
+            )
+        return "sparse_categorical_crossentropy" if sparse else "categorical_crossentropy"
+
+    def get_config(self):
+        config = super().get_config()
+        config["sparse"] = self.sparse
+        return config
+
+
+class _NLLBase(BCLoss):
+    """NLL base loss with the anchor's probability clipping arguments."""
+
+    kind = "nll"
+
+    def __init__(self, h1, h2, lambda_c, clip_value_min=1e-10, clip_value_max=4.0,
+                 from_logits=False):
+        super().__init__(h1, h2, lambda_c, from_logits=from_logits)
+        self.clip_value_min = float(clip_value_min)
+        self.clip_value_max = float(clip_value_max)
+
+    def _per_example_kwargs(self):
+        return {"clip_value_min": self.clip_value_min, "clip_value_max": self.clip_value_max}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(clip_value_min=self.clip_value_min, clip_value_max=self.clip_value_max)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCCrossEntropyLoss(_CrossEntropyBase):
+    """New-error loss with a categorical cross-entropy base: `CE(h2) + λ_c · mean_S CE(h2)`.
+
+    `BCCrossEntropyLoss(h1, h2, lambda_c, from_logits=False, sparse=None)`. Base loss −log p_y
+    with labels as class indices `[batch]`/`[batch, 1]` or one-hot `[batch, classes]`
+    (`sparse=None` infers which from the shape; True/False forces it); outputs
+    `[batch, classes]` probabilities, or logits with `from_logits=True`. S: the examples h1
+    gets right. See `BCLoss` for the other arguments, the errors and the methods.
+    """
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCBinaryCrossEntropyLoss(BCLoss):
+    """New-error loss with a binary cross-entropy base: `BCE(h2) + λ_c · mean_S BCE(h2)`.
+
+    `BCBinaryCrossEntropyLoss(h1, h2, lambda_c, from_logits=False)`. Outputs `[batch, 1]` (or
+    `[batch, k]` multi-label) sigmoid probabilities, or logits with `from_logits=True`; labels
+    0/1 of the same shape (`[batch]` accepted); the BCE is averaged over the last axis. h1 is
+    right on an example when all its thresholded outputs (0.5, or 0 for logits) equal the
+    labels. See `BCLoss`.
+    """
+
+    kind = "binary_crossentropy"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCNLLLoss(_NLLBase):
+    """New-error loss with a negative log-likelihood base: `NLL(h2) + λ_c · mean_S NLL(h2)`.
+
+    `BCNLLLoss(h1, h2, lambda_c, clip_value_min=1e-10, clip_value_max=4.0, from_logits=False)`.
+    NLL = −log clip(p_y, clip_value_min, clip_value_max), the probability of the true class,
+    one per example (the anchor averaged a B×B matrix). Outputs `[batch, classes]`
+    probabilities; labels class indices or one-hot. See `BCLoss`.
+    """
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCKLDivLoss(BCLoss):
+    """New-error loss with a KL-divergence base: `KL(y ‖ h2) + λ_c · mean_S KL(y ‖ h2)`.
+
+    `BCKLDivLoss(h1, h2, lambda_c, from_logits=False)`. KL = Σ_k y_k log(y_k / p_k) between the
+    target distribution (one-hot or soft `[batch, classes]`; class indices are converted to
+    one-hot) and h2's probabilities `[batch, classes]`. See `BCLoss`.
+    """
+
+    kind = "kl_divergence"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCStrictImitationCrossEntropyLoss(_CrossEntropyBase):
+    """Strict-imitation loss, cross-entropy base: `CE(h2) + λ_c · mean_S KL(h1 ‖ h2)`.
+
+    `BCStrictImitationCrossEntropyLoss(h1, h2, lambda_c, from_logits=False, sparse=None)`.
+    Labels and outputs as `BCCrossEntropyLoss`. See `BCLoss`.
+    """
+
+    strict_imitation = True
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCStrictImitationBinaryCrossEntropyLoss(BCLoss):
+    """Strict-imitation loss, binary cross-entropy base: `BCE(h2) + λ_c · mean_S KL(h1 ‖ h2)`.
+
+    `BCStrictImitationBinaryCrossEntropyLoss(h1, h2, lambda_c, from_logits=False)`; the KL is
+    Bernoulli, averaged over the last axis. Labels and outputs as `BCBinaryCrossEntropyLoss`.
+    See `BCLoss`.
+    """
+
+    kind = "binary_crossentropy"
+    strict_imitation = True
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCStrictImitationNLLLoss(_NLLBase):
+    """Strict-imitation loss, NLL base: `NLL(h2) + λ_c · mean_S KL(h1 ‖ h2)`.
+
+    `BCStrictImitationNLLLoss(h1, h2, lambda_c, clip_value_min=1e-10, clip_value_max=4.0,
+    from_logits=False)`. Labels and outputs as `BCNLLLoss`. See `BCLoss`.
+    """
+
+    strict_imitation = True
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BCStrictImitationKLDivLoss(BCLoss):
+    """Strict-imitation loss, KL base: `KL(y ‖ h2) + λ_c · mean_S KL(h1 ‖ h2)`.
+
+    `BCStrictImitationKLDivLoss(h1, h2, lambda_c, from_logits=False)`. Labels and outputs as
+    `BCKLDivLoss`. See `BCLoss`.
+    """
+
+    kind = "kl_divergence"
+    strict_imitation = True
+
+
+__all__ = [
+    "LOSS_KINDS",
+    "BCLoss",
+    "BCCrossEntropyLoss",
+    "BCBinaryCrossEntropyLoss",
+    "BCNLLLoss",
+    "BCKLDivLoss",
+    "BCStrictImitationCrossEntropyLoss",
+    "BCStrictImitationBinaryCrossEntropyLoss",
+    "BCStrictImitationNLLLoss",
+    "BCStrictImitationKLDivLoss",
+    "check_lambda_c",
+    "h1_correct_mask",
+    "imitation_divergence",
+    "masked_mean",
+    "new_error_dissonance",
+    "per_example_loss",
+    "strict_imitation_dissonance",
+    "weighted_mean",
+]

@@ -1,0 +1,229 @@
+"""Backward-compatible update on handwritten digits: a λ_c sweep of new-error training.
+
+scikit-learn's bundled digits (8×8 images, 10 classes, offline) are split into training and
+test rows. The deployed model h1 is trained on 20% of the training rows. The update h2 is
+trained on all of them, but the labels of 30% of the rows h1 never saw are replaced by another
+class (a noisy-label update, where Srivastava et al., KDD 2020, found the trade-off clearest).
+For each λ_c, h2 is trained with `BCNewErrorCompatibilityModel` from the same seed; the table of
+accuracy, BTC, BEC and new errors is printed, and `report.json` plus `report.png` (the
+performance-compatibility trade-off) and `overlap.png` (per-class error overlap of h1 and the
+h2 of the largest λ_c) are written to `output_dir`.
+"""
+
+import contextlib
+import json
+import os
+import time
+
+import numpy as np
+import keras
+
+from keras_remediation.backward_compatibility import sweep
+from keras_remediation.demos.settings import DIGITS_COMPATIBILITY
+
+DEFAULTS = DIGITS_COMPATIBILITY
+
+
+def load_split(seed, test_fraction, h1_fraction, label_noise):
+    """Digits split for the demo, as NumPy arrays.
+
+    Returns:
+        A dict with `x_train` `[N, 64]` float32 in [0, 1], `y_train` (clean) and `y_noisy`
+        `[N]` int64, `h1_rows` (the number of leading training rows h1 trains on), `x_test`,
+        `y_test`, and `noisy_rows` (how many labels were changed).
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype("float32")
+    y = digits.target.astype("int64")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x))
+    n_test = int(round(test_fraction * len(x)))
+    test, train = order[:n_test], order[n_test:]
+    x_train, y_train = x[train], y[train]
+    h1_rows = max(1, int(round(h1_fraction * len(x_train))))
+    unseen = np.arange(h1_rows, len(x_train))
+    flipped = unseen[rng.random(len(unseen)) < label_noise]
+    y_noisy = y_train.copy()
+    y_noisy[flipped] = (y_noisy[flipped] + rng.integers(1, 10, len(flipped))) % 10
+    return {
+        "x_train": x_train,
+        "y_train": y_train,
+        "y_noisy": y_noisy,
+        "h1_rows": h1_rows,
+        "x_test": x[test],
+        "y_test": y[test],
+        "noisy_rows": int(len(flipped)),
+    }
+
+
+@contextlib.contextmanager
+def _single_torch_thread():
+    """On the torch backend, one intra-op thread while inside (restored afterwards).
+
+    The demo's models are tiny: extra threads only add synchronisation, which on busy cores
+    made the torch run several times slower (measured 134 s against 38 s on 2 shared cores).
+    """
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _mlp(hidden_units):
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def run(
+    epochs=DEFAULTS["epochs"],
+    lambdas=DEFAULTS["lambdas"],
+    seed=DEFAULTS["seed"],
+    output_dir="compatibility-report",
+    verbose=1,
+    batch_size=DEFAULTS["batch_size"],
+    learning_rate=DEFAULTS["learning_rate"],
+    h1_fraction=DEFAULTS["h1_fraction"],
+    label_noise=DEFAULTS["label_noise"],
+    log=print,
+):
+    """Runs the demo and returns its report dict.
+
+    Args:
+        epochs: epochs of each h2 (h1 is trained for `2 * epochs` on its smaller share).
+            Default 20.
+        lambdas: the λ_c values, numbers ≥ 0. Default (0, 0.5, 1, 2, 5).
+        seed: seed of the split, the label noise, the weights and the shuffles. Default 1.
+        output_dir: directory receiving `report.json`, `report.png` and `overlap.png`
+            (created). Default "compatibility-report".
+        verbose: 1 prints progress lines; 0 prints only the table and the file names (through
+            `log`). Keras's `fit` runs silently either way.
+        batch_size: rows per step. Default 32.
+        learning_rate: Adam's learning rate. Default 1e-3.
+        h1_fraction: share of the training rows h1 is trained on. Default 0.2.
+        label_noise: share of the other training rows whose label is replaced by another class.
+            Default 0.3.
+        log: callable receiving each printed line. Default `print`.
+
+    Returns:
+        `{"settings": {...}, "h1_accuracy": float, "results": [row per λ_c]}`, each row with
+        `lambda_c`, `accuracy`, `btc`, `bec`, `bec_h1_errors`, `new_errors`, `fixed_errors` and
+        `dissonance` (see `backward_compatibility.sweep.lambda_sweep`).
+
+    On the torch backend the run uses one intra-op thread (restored afterwards).
+
+    Raises:
+        ValueError: for negative λ_c values or invalid settings (from `lambda_sweep`), or
+            fractions outside (0, 1) / [0, 1].
+    """
+    with _single_torch_thread():
+        return _run(epochs, lambdas, seed, output_dir, verbose, batch_size, learning_rate,
+                    h1_fraction, label_noise, log)
+
+
+def _run(epochs, lambdas, seed, output_dir, verbose, batch_size, learning_rate, h1_fraction,
+         label_noise, log):
+    if not 0 < h1_fraction < 1:
+        raise ValueError(f"`h1_fraction` must be in (0, 1); received {h1_fraction!r}.")
+    if not 0 <= label_noise <= 1:
+        raise ValueError(f"`label_noise` must be in [0, 1]; received {label_noise!r}.")
+    start = time.perf_counter()
+    data = load_split(seed, DEFAULTS["test_fraction"], h1_fraction, label_noise)
+    settings = {
+        "backend": keras.backend.backend(),
+        "epochs": epochs,
+        "h1_epochs": 2 * epochs,
+        "lambdas": [float(v) for v in lambdas],
+        "seed": seed,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "h1_fraction": h1_fraction,
+        "label_noise": label_noise,
+        "train_rows": int(len(data["x_train"])),
+        "h1_rows": data["h1_rows"],
+        "noisy_rows": data["noisy_rows"],
+        "test_rows": int(len(data["x_test"])),
+    }
+    hidden_units = DEFAULTS["hidden_units"]
+
+    if verbose:
+        log(
+            f"[1/2] h1: {2 * epochs} epochs on {data['h1_rows']} clean digits "
+            f"({settings['backend']} backend)"
+        )
+    keras.utils.set_random_seed(seed)
+    h1 = _mlp(hidden_units)
+    h1.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    h1.fit(
+        data["x_train"][: data["h1_rows"]],
+        data["y_train"][: data["h1_rows"]],
+        epochs=2 * epochs,
+        batch_size=batch_size,
+        verbose=0,
+    )
+    if verbose:
+        log(
+            f"[2/2] h2 for λ_c in {settings['lambdas']}: {epochs} epochs on "
+            f"{settings['train_rows']} digits, {data['noisy_rows']} of them mislabelled"
+        )
+    table, models = sweep.lambda_sweep(
+        lambda: _mlp(hidden_units),
+        h1,
+        (data["x_train"], data["y_noisy"]),
+        (data["x_test"], data["y_test"]),
+        lambdas,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=lambda: keras.optimizers.Adam(learning_rate),
+        seed=seed,
+        return_models=True,
+    )
+    h1_accuracy = float(table.attrs["h1_accuracy"])
+    settings["seconds"] = round(time.perf_counter() - start, 2)
+
+    log("")
+    log(f"Digits test split ({settings['test_rows']} rows); h1 accuracy {h1_accuracy:.3f}")
+    log(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+    os.makedirs(output_dir, exist_ok=True)
+    result = {
+        "settings": settings,
+        "h1_accuracy": h1_accuracy,
+        "results": json.loads(table.to_json(orient="records")),
+    }
+    json_path = os.path.join(output_dir, "report.json")
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=2)
+    png_path = os.path.join(output_dir, "report.png")
+    sweep.plot_tradeoff(
+        table,
+        png_path,
+        title=(
+            f"Digits, {int(round(100 * label_noise))}% noisy labels: accuracy vs compatibility "
+            "with h1 over λ_c"
+        ),
+    )
+    largest = int(np.argmax(table["lambda_c"].to_numpy()))
+    overlap_path = os.path.join(output_dir, "overlap.png")
+    sweep.plot_error_overlap(
+        h1.predict(data["x_test"], verbose=0),
+        models[largest].predict(data["x_test"], verbose=0),
+        data["y_test"],
+        overlap_path,
+        title=f"Error overlap of h1 and h2 (λ_c = {table['lambda_c'].iloc[largest]:g}) per digit",
+    )
+    log(f"Wrote {json_path}, {png_path} and {overlap_path}")
+    return result
