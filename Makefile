@@ -31,6 +31,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@for backend in $(BACKENDS); do \
 	  KERAS_BACKEND=$$backend $(PY) benchmarks/min_diff_step.py; \
+	  KERAS_BACKEND=$$backend $(PY) benchmarks/bc_step.py; \
 	done
 
 clean:

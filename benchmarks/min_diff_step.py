@@ -8,33 +8,19 @@ or `make bench` for all three. Model: dense 20→64→64→1 (relu, sigmoid), Ad
 cross-entropy. Rows: plain model on 128 rows, plain model on 256 rows, MinDiffModel (MMD,
 Gaussian kernel) on 128 original rows + 128 MinDiff rows (64 per group).
 
-Method: each model is trained with `fit` on a `keras.utils.PyDataset` that returns one fixed,
-pre-built batch, so data handling costs the same for every model. A fit of `--short` steps and
-one of `--long` steps are timed after a warm-up fit; (t_long − t_short) / (long − short) is the
-time per step without per-fit overhead. The median over `--repeats` runs is reported.
+Method: `step_timing.per_step_seconds` (fit on one fixed batch, difference of a short and a long
+fit, median of several runs).
 """
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 import keras
 
 from keras_remediation import min_diff
-
-
-class _FixedBatch(keras.utils.PyDataset):
-    def __init__(self, batch, steps):
-        super().__init__()
-        self.batch, self.steps = batch, steps
-
-    def __len__(self):
-        return self.steps
-
-    def __getitem__(self, index):
-        return self.batch
+from step_timing import add_arguments
+from step_timing import per_step_seconds
 
 
 def _model():
@@ -48,26 +34,14 @@ def _model():
     )
 
 
-def _per_step_seconds(model, batch, short, long, repeats):
+def _per_step_seconds(model, batch, args):
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    model.fit(_FixedBatch(batch, short), epochs=1, verbose=0)  # warm-up: traces and compiles
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(_FixedBatch(batch, short), epochs=1, verbose=0)
-        t_short = time.perf_counter() - start
-        start = time.perf_counter()
-        model.fit(_FixedBatch(batch, long), epochs=1, verbose=0)
-        t_long = time.perf_counter() - start
-        samples.append((t_long - t_short) / (long - short))
-    return statistics.median(samples)
+    return per_step_seconds(model, batch, args.short, args.long, args.repeats)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--short", type=int, default=20)
-    parser.add_argument("--long", type=int, default=220)
-    parser.add_argument("--repeats", type=int, default=5)
+    add_arguments(parser)
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
@@ -77,11 +51,11 @@ def main():
     md_x = rng.normal(size=(128, 20)).astype("float32")
     membership = np.concatenate([np.ones((64, 1)), np.zeros((64, 1))]).astype("float32")
 
-    plain_128 = _per_step_seconds(_model(), (x[:128], y[:128]), args.short, args.long, args.repeats)
-    plain_256 = _per_step_seconds(_model(), (x, y), args.short, args.long, args.repeats)
+    plain_128 = _per_step_seconds(_model(), (x[:128], y[:128]), args)
+    plain_256 = _per_step_seconds(_model(), (x, y), args)
     packed = min_diff.keras.utils.MinDiffPackedInputs(x[:128], (md_x, membership))
     wrapped = min_diff.keras.MinDiffModel(_model(), min_diff.losses.MMDLoss())
-    with_min_diff = _per_step_seconds(wrapped, (packed, y[:128]), args.short, args.long, args.repeats)
+    with_min_diff = _per_step_seconds(wrapped, (packed, y[:128]), args)
 
     backend = keras.backend.backend()
     print(f"backend={backend} keras={keras.__version__} cpu_count={os.cpu_count()}")
