@@ -13,6 +13,13 @@ from keras_remediation.common.tensor_utils import compute_dtype
 
 _PACKAGE = "keras_remediation"
 
+# exp(-80) ≈ 1.8e-35 is a normal float32. Below it, `exp` returns subnormal numbers, which CPUs
+# compute tens of times slower unless denormals are flushed to zero: XLA (JAX) and TensorFlow
+# flush them, PyTorch does not, and the kernel values of distant predictions (e.g. d²/l² = 100
+# for d = 1, l = 0.1) made one kernel matrix cost more than the whole training step. Clipping
+# the exponent changes a kernel value by at most 1.8e-35.
+_MIN_EXPONENT = -80.0
+
 
 def _as_2d(x, dtype):
     x = ops.convert_to_tensor(x)
@@ -24,6 +31,12 @@ def _as_2d(x, dtype):
     elif len(x.shape) > 2:
         x = ops.reshape(x, (ops.shape(x)[0], -1))
     return x
+
+
+def _exp_of_negative(exponent):
+    """`exp(exponent)` for `exponent ≤ 0`, without subnormal results (see `_MIN_EXPONENT`)."""
+    # `clip`, not `maximum`: Keras's `maximum` on the torch backend returns float32 for float64.
+    return ops.exp(ops.clip(exponent, _MIN_EXPONENT, 0.0))
 
 
 def _squared_distances(x, y):
@@ -87,7 +100,7 @@ class GaussianKernel(MinDiffKernel):
     """
 
     def call(self, x, y):
-        return ops.exp(-_squared_distances(x, y) / (self.kernel_length**2))
+        return _exp_of_negative(-_squared_distances(x, y) / (self.kernel_length**2))
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -103,7 +116,7 @@ class LaplacianKernel(MinDiffKernel):
         positive = ops.greater(squared, 0)
         safe_squared = ops.where(positive, squared, ops.ones_like(squared))
         distances = ops.where(positive, ops.sqrt(safe_squared), ops.zeros_like(squared))
-        return ops.exp(-distances / self.kernel_length)
+        return _exp_of_negative(-distances / self.kernel_length)
 
 
 _KERNELS = {
