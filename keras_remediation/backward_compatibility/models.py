@@ -168,7 +168,11 @@ class BCNewErrorCompatibilityModel(RemediationModel):
         lambda_c = bc_losses.check_lambda_c(lambda_c)
         bc_losses.check_model_output_shapes(h1, original_model)
         super().__init__(original_model, **kwargs)
-        h1.trainable = False
+        # Every layer explicitly: a subclassed h1 built with `trainable=False` (as `from_config`
+        # does when loading a saved wrapper) keeps trainable sublayers after `h1.trainable =
+        # False` in Keras 3, and would then be trained and regularised with h2.
+        for layer in h1._flatten_layers(include_self=True):
+            layer.trainable = False
         self._h1 = h1
         self._lambda_c = lambda_c
         self._resolved_loss = None
