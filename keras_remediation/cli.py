@@ -1,4 +1,4 @@
-"""The `keras-remediation` command line: `keras-remediation demo [adult|compatibility] [options]`.
+"""The `keras-remediation` command line: `keras-remediation demo [adult|compatibility|federated]`.
 
 The backend is chosen before Keras is imported (`--backend`, default jax, the fastest on the
 project's CPU measurements), so this module imports Keras only inside the commands.
@@ -49,21 +49,28 @@ def _lambdas(text):
         ) from None
 
 
-DEMOS = ("adult", "compatibility")
+DEMOS = ("adult", "compatibility", "federated")
 
-# Options that only one demo takes: dest -> (option string, demo).
+# Options that only some demos take: dest -> (option string, those demos).
+_MIN_DIFF_DEMOS = ("adult", "federated")
 _DEMO_ONLY = {
-    "min_diff_batch_size": ("--min-diff-batch-size", "adult"),
-    "min_diff_weight": ("--min-diff-weight", "adult"),
-    "kernel": ("--kernel", "adult"),
-    "train_sample": ("--train-sample", "adult"),
-    "lambdas": ("--lambdas", "compatibility"),
-    "label_noise": ("--label-noise", "compatibility"),
-    "h1_fraction": ("--h1-fraction", "compatibility"),
+    "min_diff_batch_size": ("--min-diff-batch-size", _MIN_DIFF_DEMOS),
+    "min_diff_weight": ("--min-diff-weight", _MIN_DIFF_DEMOS),
+    "kernel": ("--kernel", _MIN_DIFF_DEMOS),
+    "train_sample": ("--train-sample", _MIN_DIFF_DEMOS),
+    "lambdas": ("--lambdas", ("compatibility",)),
+    "label_noise": ("--label-noise", ("compatibility",)),
+    "h1_fraction": ("--h1-fraction", ("compatibility",)),
+    "clients": ("--clients", ("federated",)),
+    "rounds": ("--rounds", ("federated",)),
+    "local_epochs": ("--local-epochs", ("federated",)),
+    "partition_column": ("--partition-column", ("federated",)),
+    "engine": ("--engine", ("federated",)),
 }
 
 
 def _demo_defaults():
+    from keras_remediation.demos.settings import ADULT_FEDERATED
     from keras_remediation.demos.settings import ADULT_MIN_DIFF
     from keras_remediation.demos.settings import DIGITS_COMPATIBILITY
 
@@ -89,6 +96,22 @@ def _demo_defaults():
             "label_noise": DIGITS_COMPATIBILITY["label_noise"],
             "h1_fraction": DIGITS_COMPATIBILITY["h1_fraction"],
         },
+        "federated": {
+            "epochs": None,  # not an option of this demo: see --local-epochs and --rounds
+            "batch_size": ADULT_FEDERATED["batch_size"],
+            "seed": ADULT_FEDERATED["seed"],
+            "learning_rate": ADULT_FEDERATED["learning_rate"],
+            "output_dir": "federated-report",
+            "min_diff_batch_size": ADULT_FEDERATED["min_diff_batch_size"],
+            "min_diff_weight": ADULT_FEDERATED["min_diff_weight"],
+            "kernel": ADULT_FEDERATED["kernel"],
+            "train_sample": None,
+            "clients": ADULT_FEDERATED["num_clients"],
+            "rounds": ADULT_FEDERATED["rounds"],
+            "local_epochs": ADULT_FEDERATED["local_epochs"],
+            "partition_column": ADULT_FEDERATED["partition_column"],
+            "engine": ADULT_FEDERATED["engine"],
+        },
     }
 
 
@@ -99,10 +122,13 @@ def build_parser():
     `main` (see `demos.settings`), so that an option of the other demo can be refused.
     """
     defaults = _demo_defaults()
-    adult, compat = defaults["adult"], defaults["compatibility"]
+    adult, compat, fed = defaults["adult"], defaults["compatibility"], defaults["federated"]
 
     def both(key):
-        return f"adult: {adult[key]}, compatibility: {compat[key]}"
+        return ", ".join(
+            f"{name}: {values[key]}" for name, values in defaults.items()
+            if values[key] is not None
+        )
 
     parser = argparse.ArgumentParser(
         prog="keras-remediation",
@@ -112,14 +138,16 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="run a demo: MinDiff on UCI Adult (default) or a backward-compatible update "
-        "on digits",
+        help="run a demo: MinDiff on UCI Adult (default), a backward-compatible update "
+        "on digits, or federated MinDiff on UCI Adult",
         description=(
             "adult (default): train an income classifier on the bundled UCI Adult data with "
             "and without MinDiff and report accuracy, AUC and per-group FPR/FNR on the test "
             "split. compatibility: train a new digits classifier h2 with label noise over a "
             "sweep of lambda_c values, compatible with an older h1, and report accuracy, "
-            "backward trust/error compatibility (BTC/BEC) and new errors."
+            "backward trust/error compatibility (BTC/BEC) and new errors. federated: split "
+            "UCI Adult across clients (non-IID), train with FedAvg on Flower with and without "
+            "MinDiff, and report the global models' fairness as the adult demo does."
         ),
     )
     demo.add_argument("name", nargs="?", choices=DEMOS, default="adult",
@@ -127,7 +155,7 @@ def build_parser():
     demo.add_argument("--backend", choices=BACKENDS, default=None,
                       help=f"Keras backend (default: $KERAS_BACKEND if set, else {DEFAULT_BACKEND})")
     demo.add_argument("--epochs", type=_positive_int, default=None,
-                      help=f"default {both('epochs')}")
+                      help=f"default {both('epochs')} (federated: see --rounds)")
     demo.add_argument("--batch-size", type=_positive_int, default=None,
                       help=f"default {both('batch_size')}")
     demo.add_argument("--seed", type=int, default=None, help=f"default {both('seed')}")
@@ -135,9 +163,10 @@ def build_parser():
                       help=f"default {both('learning_rate')}")
     demo.add_argument("--output-dir", default=None,
                       help="where the report files go (default: ./remediation-report/ for "
-                      "adult, ./compatibility-report/ for compatibility)")
+                      "adult, ./compatibility-report/ for compatibility, ./federated-report/ "
+                      "for federated)")
     demo.add_argument("--quiet", action="store_true", help="no progress output")
-    adult_options = demo.add_argument_group("adult demo only")
+    adult_options = demo.add_argument_group("adult and federated demos only")
     adult_options.add_argument("--min-diff-batch-size", type=_positive_int, default=None,
                                help=f"rows per group per batch (default "
                                f"{adult['min_diff_batch_size']})")
@@ -157,14 +186,31 @@ def build_parser():
     compat_options.add_argument("--h1-fraction", type=_open_fraction, default=None,
                                 help="share of the training rows h1 is trained on (default "
                                 f"{compat['h1_fraction']})")
+    fed_options = demo.add_argument_group("federated demo only")
+    fed_options.add_argument("--clients", type=_positive_int, default=None,
+                             help=f"number of clients (default {fed['clients']})")
+    fed_options.add_argument("--rounds", type=_positive_int, default=None,
+                             help=f"FedAvg rounds (default {fed['rounds']})")
+    fed_options.add_argument("--local-epochs", type=_positive_int, default=None,
+                             help=f"client epochs per round (default {fed['local_epochs']})")
+    fed_options.add_argument("--partition-column", default=None,
+                             help="UCI Adult column whose values go whole to one client "
+                             f"(non-IID; default {fed['partition_column']}); 'none' for IID")
+    fed_options.add_argument("--engine", choices=("inprocess", "ray"), default=None,
+                             help="Flower engine: in this process, or Ray's simulation engine "
+                             f"(default {fed['engine']})")
     return parser
 
 
 def _fill_demo_defaults(parser, args):
     """Refuses options of the other demo, then fills the unset options with the demo's defaults."""
-    for dest, (option, owner) in _DEMO_ONLY.items():
-        if owner != args.name and getattr(args, dest) is not None:
-            parser.error(f"{option} applies only to the {owner} demo (`demo {owner}`)")
+    if args.name == "federated" and args.epochs is not None:
+        parser.error("--epochs does not apply to the federated demo: use --rounds and "
+                     "--local-epochs")
+    for dest, (option, owners) in _DEMO_ONLY.items():
+        if args.name not in owners and getattr(args, dest) is not None:
+            demos = " and ".join(owners) + (" demos" if len(owners) > 1 else " demo")
+            parser.error(f"{option} applies only to the {demos} (`demo {owners[0]}`)")
     for key, value in _demo_defaults()[args.name].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -196,6 +242,33 @@ def main(argv=None):
                 learning_rate=args.learning_rate,
                 h1_fraction=args.h1_fraction,
                 label_noise=args.label_noise,
+            )
+            return 0
+        if args.name == "federated":
+            from keras_remediation.demos import adult_federated
+
+            partition = args.partition_column
+            try:
+                adult_federated.check_partition(
+                    None if partition.lower() == "none" else partition, args.clients
+                )
+            except ValueError as error:
+                parser.error(f"--partition-column / --clients: {error}")
+            adult_federated.run(
+                num_clients=args.clients,
+                rounds=args.rounds,
+                local_epochs=args.local_epochs,
+                batch_size=args.batch_size,
+                min_diff_batch_size=args.min_diff_batch_size,
+                min_diff_weight=args.min_diff_weight,
+                kernel=args.kernel,
+                partition_column=None if partition.lower() == "none" else partition,
+                learning_rate=args.learning_rate,
+                seed=args.seed,
+                engine=args.engine,
+                output_dir=args.output_dir,
+                train_sample=args.train_sample,
+                verbose=0 if args.quiet else 1,
             )
             return 0
         from keras_remediation.demos import adult_min_diff

@@ -28,3 +28,20 @@ DIGITS_COMPATIBILITY = {
     "test_fraction": 0.3,
     "hidden_units": 32,
 }
+
+#: Defaults of the federated MinDiff demo on UCI Adult (`demos.adult_federated.run`,
+#: `keras-remediation demo federated`): FedAvg over clients holding whole `partition_column`
+#: values (non-IID), with the main demo's MinDiff settings.
+ADULT_FEDERATED = {
+    "num_clients": 10,
+    "rounds": 10,
+    "local_epochs": 1,
+    "batch_size": 128,
+    "min_diff_batch_size": 128,
+    "min_diff_weight": 4.0,
+    "kernel": "gaussian",
+    "partition_column": "education",
+    "learning_rate": 1e-3,
+    "seed": 1,
+    "engine": "inprocess",
+}

@@ -1,0 +1,415 @@
+"""`from_keras_model` and `FederatedModel`: a Keras model as a federated algorithm trains it.
+
+After TFF's `tff.learning.from_keras_model`, with Keras 3 on every backend and no TFF: the
+returned `FederatedModel` owns the weights exchange (NumPy arrays in, NumPy arrays out), one
+round of local training on a client's data, evaluation, example counts and metric state that
+aggregates correctly across clients (`metric_state`: sums and counts, finalised once on the
+server). It is engine-neutral; `keras_remediation.federated.flower` runs it on Flower.
+
+The Keras model may be a plain model, a `min_diff.keras.MinDiffModel` (clients feed it data
+packed with `min_diff.keras.utils.pack_min_diff_data`; its `min_diff_loss` is reported as a
+metric) or a backward-compatibility model (`backward_compatibility.BCNewErrorCompatibilityModel`;
+its `dissonance` is reported). For these wrappers only the wrapped (original) model's weights
+are exchanged: the wrapper owns none, and a BC model's deployed model h1 is frozen and the same
+on every client, so it stays local.
+
+Differences from TFF's contract (the seed's contract is kept for the arguments and errors):
+- The client optimizer belongs to the model here (`optimizer=`, default SGD with learning rate
+  0.01), not to the algorithm; its state (moments, iteration count) restarts at every round,
+  as in TFF's FedAvg, so a round is plain local training from the global weights.
+- `input_spec` may also be an example batch of NumPy arrays (see `input_spec`).
+- `loss_weights` for a dict of losses may leave outputs out (they weigh 1.0).
+- `metrics` may also hold metric names (`"accuracy"`), as `keras.Model.compile` takes them.
+"""
+
+import dataclasses
+
+import numpy as np
+import keras
+
+from keras_remediation.common.remediation_model import RemediationModel
+from keras_remediation.federated import input_spec as input_spec_lib
+from keras_remediation.federated import losses as losses_lib
+from keras_remediation.federated import metric_state as metric_state_lib
+from keras_remediation.min_diff.keras.utils import input_utils
+
+
+@dataclasses.dataclass
+class FederatedResult:
+    """What a client reports after local training or evaluation (or their aggregate).
+
+    Attributes:
+        num_examples: examples in one pass over the data (the FedAvg weight of a client; for an
+            aggregate, the sum over clients).
+        metric_state: the raw metric state, `{key: float64 array}` (see `metric_state`); for an
+            aggregate, the clients' states summed.
+        metrics: `{name: float}` finalised from `metric_state` (names as in `fit`'s logs, e.g.
+            `loss`, `accuracy`, `min_diff_loss`).
+    """
+
+    num_examples: int
+    metric_state: dict
+    metrics: dict
+
+
+class _EpochStates(keras.callbacks.Callback):
+    """Adds up the metric state at the end of each epoch (`fit` resets it at each start)."""
+
+    def __init__(self, federated_model):
+        super().__init__()
+        self._federated_model = federated_model
+        self.total = None
+        self.first_epoch_examples = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = self._federated_model.metric_state()
+        if self.first_epoch_examples is None:
+            self.first_epoch_examples = self._federated_model._examples_in(state)
+        self.total = state if self.total is None else metric_state_lib.add_states(self.total, state)
+
+
+def _weight_keys(variables):
+    """Positional weight names (`"0003.kernel"`): variable paths hold layer names that Keras
+    numbers per process (`dense`, `dense_1`, ...), so copies of a model would not agree."""
+    return [f"{i:04d}.{variable.name}" for i, variable in enumerate(variables)]
+
+
+def _original_inputs(keras_model, x):
+    """The original model's part of inputs `x`: a wrapper's `unpack_original_inputs` (MinDiff),
+    the MinDiff unpacking for other wrappers (a no-op on unpacked inputs), else `x`."""
+    if not isinstance(keras_model, RemediationModel):
+        return x
+    unpack = getattr(keras_model, "unpack_original_inputs", None)
+    if callable(unpack):
+        return unpack(x)
+    return input_utils.unpack_original_inputs(x)
+
+
+def _is_array_tuple(data):
+    return isinstance(data, (tuple, list)) and not hasattr(data, "_fields") and len(data) in (2, 3)
+
+
+def _first_batch(data):
+    """The first batch of `data` when it is cheap to read (arrays, PyDataset), else None."""
+    if _is_array_tuple(data):
+        return tuple(data)
+    if isinstance(data, keras.utils.PyDataset):
+        try:
+            return data[0]
+        except Exception:  # noqa: BLE001 - let `fit` report a broken dataset
+            return None
+    return None
+
+
+class FederatedModel:
+    """A compiled Keras model with the operations a federated algorithm needs.
+
+    Build it with `from_keras_model`. Client side: `set_weights(global_weights)`,
+    `train(data)` (one round of local training), `get_weights()`, `evaluate(data)`. Server
+    side: `aggregate(results)` sums the clients' metric states and finalises them.
+    """
+
+    def __init__(self, keras_model, input_spec, compile_kwargs):
+        self._keras_model = keras_model
+        self._input_spec = input_spec
+        self._wrapped = keras_model.original_model if isinstance(keras_model, RemediationModel) else None
+        keras_model.compile(**compile_kwargs)
+        self._build_loss_and_metrics()
+        optimizer = keras_model.optimizer
+        if not optimizer.built:
+            optimizer.build(keras_model.trainable_variables)
+        self._initial_optimizer_state = [
+            np.array(keras.ops.convert_to_numpy(v.value)) for v in optimizer.variables
+        ]
+        self._weight_variables = list((self._wrapped or keras_model).weights)
+        self._weight_names = _weight_keys(self._weight_variables)
+        keys = metric_state_lib.state_keys(keras_model)
+        count = keras_model._loss_tracker.count
+        self._count_key = next(
+            (k for k, v in zip(keys, keras_model.metrics_variables) if v is count), None
+        )
+
+    # Construction -------------------------------------------------------------------------------
+
+    def _original_inputs(self, x):
+        return _original_inputs(self._keras_model, x)
+
+    def _build_loss_and_metrics(self):
+        model = self._keras_model
+        x = input_spec_lib.zeros_like_spec(self._input_spec.x)
+        y = input_spec_lib.zeros_like_spec(self._input_spec.y)
+        inputs = x
+        y_pred = model(inputs, training=False)
+        model.compute_loss(x=inputs, y=y, y_pred=y_pred, sample_weight=None, training=False)
+        model.compute_metrics(inputs, y, y_pred, sample_weight=None)
+        model.reset_metrics()
+        if isinstance(model, RemediationModel):
+            model._pending_extra_loss = None
+
+    # Properties ---------------------------------------------------------------------------------
+
+    @property
+    def keras_model(self):
+        """The compiled Keras model (the wrapper, for MinDiff and BC models)."""
+        return self._keras_model
+
+    @property
+    def input_spec(self):
+        """The normalised `input_spec`: `InputSpec(x, y)` of `TensorSpec` structures."""
+        return self._input_spec
+
+    @property
+    def weight_names(self):
+        """Names of the exchanged weights (`"0003.kernel"`), in `get_weights` order.
+
+        Positional, so that every copy of the model built by the same function agrees.
+        """
+        return list(self._weight_names)
+
+    # Weights exchange ---------------------------------------------------------------------------
+
+    def get_weights(self):
+        """The exchanged weights (trainable and non-trainable) as a list of NumPy arrays."""
+        return [np.array(keras.ops.convert_to_numpy(v.value)) for v in self._weight_variables]
+
+    def set_weights(self, weights):
+        """Sets the exchanged weights from a list of arrays (as `get_weights`) or a name dict.
+
+        Raises:
+            ValueError: on a wrong number of arrays, missing names or a shape mismatch.
+        """
+        if isinstance(weights, dict):
+            missing = [name for name in self._weight_names if name not in weights]
+            if missing:
+                raise ValueError(f"`weights` lacks {len(missing)} weight(s), e.g. {missing[:3]}.")
+            weights = [weights[name] for name in self._weight_names]
+        weights = list(weights)
+        if len(weights) != len(self._weight_variables):
+            raise ValueError(
+                f"Expected {len(self._weight_variables)} weight arrays; received {len(weights)}."
+            )
+        for name, variable, value in zip(self._weight_names, self._weight_variables, weights):
+            value = np.asarray(value)
+            if value.shape != tuple(variable.shape):
+                raise ValueError(
+                    f"Weight {name!r} has shape {tuple(variable.shape)}; received {value.shape}."
+                )
+            variable.assign(value.astype(variable.dtype))
+
+    # Metrics ------------------------------------------------------------------------------------
+
+    def metric_state(self):
+        """The model's current raw metric state (see `metric_state.read_state`)."""
+        return metric_state_lib.read_state(self._keras_model)
+
+    def zero_metric_state(self):
+        """A metric state of zeros (a client that saw no data)."""
+        return metric_state_lib.zero_state(self._keras_model)
+
+    def finalize_metrics(self, state):
+        """`{name: float}` computed once from a (summed) raw metric state."""
+        return metric_state_lib.finalize(self._keras_model, state)
+
+    def aggregate(self, results):
+        """Aggregates clients' `FederatedResult`s: example counts and metric states summed.
+
+        The metrics are finalised from the summed state (pooled accuracy, pooled AUC, the loss
+        averaged over all examples), never averaged from the clients' ratios.
+
+        Returns:
+            A `FederatedResult`, or None when `results` is empty.
+        """
+        results = list(results)
+        if not results:
+            return None
+        state = metric_state_lib.sum_states(r.metric_state for r in results)
+        return FederatedResult(
+            num_examples=int(sum(r.num_examples for r in results)),
+            metric_state=state,
+            metrics=self.finalize_metrics(state),
+        )
+
+    def _examples_in(self, state):
+        if self._count_key is None:
+            return 0
+        return int(round(float(np.sum(state[self._count_key]))))
+
+    # Local work ---------------------------------------------------------------------------------
+
+    def _check_data(self, data):
+        batch = _first_batch(data)
+        if batch is None:
+            return
+        x, y, _ = input_utils.unpack_x_y_sample_weight(batch)
+        input_spec_lib.check_against_spec(
+            self._original_inputs(x), self._original_inputs(self._input_spec.x), "inputs"
+        )
+        if y is not None:
+            input_spec_lib.check_against_spec(y, self._input_spec.y, "labels")
+
+    def _fit_arguments(self, data):
+        if _is_array_tuple(data):
+            x, y, sample_weight = (tuple(data) + (None,))[:3]
+            return {"x": x, "y": y, "sample_weight": sample_weight}
+        return {"x": data}
+
+    def reset_optimizer(self):
+        """Restores the optimizer's state (moments, iteration count) to its initial values."""
+        for variable, value in zip(self._keras_model.optimizer.variables, self._initial_optimizer_state):
+            variable.assign(value)
+
+    def train(self, data, *, epochs=1, batch_size=None, shuffle=True, seed=None, verbose=0,
+              reset_optimizer=True):
+        """One round of local training on a client's data, from the current weights.
+
+        Args:
+            data: `(x, y)` or `(x, y, sample_weight)` arrays, or anything `keras.Model.fit`
+                takes as `x` (a `keras.utils.PyDataset` such as `pack_min_diff_data`'s
+                result, a `tf.data.Dataset`, a generator).
+            epochs: local passes over `data`. Default 1.
+            batch_size: for arrays; Keras's default (32) when None.
+            shuffle: shuffle arrays each epoch. Default True.
+            seed: if given, `keras.utils.set_random_seed(seed)` first (shuffle, dropout).
+            verbose: `fit`'s verbosity. Default 0.
+            reset_optimizer: restart the client optimizer's state first (FedAvg). Default True.
+
+        Returns:
+            `FederatedResult`: `num_examples` of one epoch, the metric state summed over all
+            local epochs (`loss`, compiled metrics, `min_diff_loss` for a MinDiff model) and
+            the metrics finalised from it.
+
+        Raises:
+            ValueError: if `epochs` is not a positive int, or the first batch does not match
+                `input_spec`.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"`epochs` must be a positive int; received {epochs!r}.")
+        self._check_data(data)
+        if reset_optimizer:
+            self.reset_optimizer()
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        states = _EpochStates(self)
+        self._keras_model.fit(
+            **self._fit_arguments(data),
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=shuffle,
+            verbose=verbose,
+            callbacks=[states],
+        )
+        state = states.total if states.total is not None else self.zero_metric_state()
+        return FederatedResult(
+            num_examples=int(states.first_epoch_examples or 0),
+            metric_state=state,
+            metrics=self.finalize_metrics(state),
+        )
+
+    def evaluate(self, data, *, batch_size=None, verbose=0):
+        """Evaluates the current weights on a client's data (same `data` forms as `train`).
+
+        Returns:
+            `FederatedResult` with the examples seen and the evaluation metric state.
+        """
+        self._check_data(data)
+        arguments = self._fit_arguments(data)
+        self._keras_model.evaluate(**arguments, batch_size=batch_size, verbose=verbose)
+        state = self.metric_state()
+        return FederatedResult(
+            num_examples=self._examples_in(state),
+            metric_state=state,
+            metrics=self.finalize_metrics(state),
+        )
+
+    def predict(self, x, *, batch_size=None, verbose=0):
+        """`keras.Model.predict` of the current weights."""
+        return self._keras_model.predict(x, batch_size=batch_size, verbose=verbose)
+
+
+def _compile_kwargs(loss, loss_weights, metrics, optimizer, jit_compile):
+    if optimizer is None:
+        optimizer = keras.optimizers.SGD(learning_rate=0.01)
+    elif isinstance(optimizer, str):
+        optimizer = keras.optimizers.get(optimizer)
+    elif not isinstance(optimizer, keras.optimizers.Optimizer) and callable(optimizer):
+        optimizer = optimizer()
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            "`optimizer` must be a keras.optimizers.Optimizer, its name, or a function returning "
+            f"one; received {optimizer!r}."
+        )
+    kwargs = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or []),
+              "jit_compile": jit_compile}
+    if loss_weights is not None:
+        kwargs["loss_weights"] = loss_weights
+    return kwargs
+
+
+def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=None, *,
+                     optimizer=None, jit_compile="auto"):
+    """Builds a `FederatedModel` from an uncompiled Keras model (TFF's `from_keras_model`).
+
+    Args:
+        keras_model: an uncompiled `keras.Model`: plain, a `min_diff.keras.MinDiffModel` or a
+            backward-compatibility model. Each call must get its own model (build it in a
+            function that the client and server apps call).
+        loss: a Keras loss (`keras.losses.Loss`, loss function or name) taking `(y_true,
+            y_pred)`; for a multi-output model, a list (one per output) or a dict (keyed by
+            output name). The minimised loss is their sum weighted by `loss_weights`.
+        input_spec: the pair `(inputs spec, labels spec)`, each a structure of specs with
+            `.shape` and `.dtype` (`keras.KerasTensor`, `tf.TensorSpec`,
+            `jax.ShapeDtypeStruct`, ...) or an example batch of NumPy arrays, nested like the
+            data. For a MinDiff model the inputs spec may be the original inputs' or the packed
+            inputs'.
+        loss_weights: optional Python floats weighting the losses: a number for a single loss,
+            a list (1:1 with the outputs) for a list of losses, a dict (output name → weight)
+            for a dict of losses.
+        metrics: optional list of `keras.metrics.Metric` objects (or names). Each must be a
+            fresh object (they hold state).
+        optimizer: keyword-only; the client optimizer (instance, name or zero-argument function
+            returning one). Default `keras.optimizers.SGD(learning_rate=0.01)`. Not in TFF's
+            signature (there the algorithm owns it).
+        jit_compile: keyword-only; passed to `keras.Model.compile`. Default `"auto"`.
+
+    Returns:
+        A `FederatedModel` backed by `keras_model` (which is built and compiled here).
+
+    Raises:
+        TypeError: if `keras_model` is not a `keras.Model` (or `loss`, `metrics`, a weight
+            or the optimizer has the wrong type).
+        ValueError: if `keras_model` was compiled, or `input_spec` does not have two
+            elements, or a loss list or `loss_weights` list has the wrong length.
+        KeyError: if `loss` is a dict whose keys are not the model's output names (or
+            `loss_weights` names an unknown output).
+    """
+    if not isinstance(keras_model, keras.Model):
+        raise TypeError(
+            f"`keras_model` must be a keras.Model; received {keras_model!r} of type "
+            f"{type(keras_model).__name__}."
+        )
+    if getattr(keras_model, "compiled", False) or getattr(keras_model, "optimizer", None) is not None:
+        raise ValueError(
+            "`keras_model` must not be compiled: `from_keras_model` compiles it with `loss`, "
+            "`loss_weights`, `metrics` and the client optimizer. Pass an uncompiled model."
+        )
+    spec = input_spec_lib.normalize_input_spec(input_spec)
+    if metrics is not None and not isinstance(metrics, (list, tuple)):
+        raise TypeError(
+            f"`metrics` must be a list of keras.metrics.Metric objects; received {metrics!r}."
+        )
+    for metric in metrics or []:
+        if not isinstance(metric, (keras.metrics.Metric, str)):
+            raise TypeError(
+                f"`metrics` must hold keras.metrics.Metric objects; received {metric!r}."
+            )
+    # Build the model to learn its outputs, then check the losses against them.
+    x = input_spec_lib.zeros_like_spec(spec.x)
+    original_x = _original_inputs(keras_model, x)
+    outputs = keras_model(original_x, training=False)
+    named_model = keras_model.original_model if isinstance(keras_model, RemediationModel) else keras_model
+    count, names = losses_lib.output_structure(outputs, named_model)
+    losses_lib.check_loss(loss, count, names)
+    loss_weights = losses_lib.normalize_loss_weights(loss_weights, loss, count, names)
+    return FederatedModel(
+        keras_model, spec, _compile_kwargs(loss, loss_weights, metrics, optimizer, jit_compile)
+    )

@@ -1,0 +1,105 @@
+"""`from_keras_model`'s argument contract (TFF's): model, compile state, spec, losses."""
+
+import numpy as np
+import pytest
+import keras
+
+from keras_remediation import federated
+
+X = np.zeros((2, 4), "float32")
+Y = np.zeros((2, 1), "float32")
+
+
+def _single():
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(1)(inputs))
+
+
+def _two_outputs(as_dict=False):
+    inputs = keras.Input((4,))
+    a = keras.layers.Dense(1, name="a")(inputs)
+    b = keras.layers.Dense(1, name="b")(inputs)
+    return keras.Model(inputs, {"a": a, "b": b} if as_dict else [a, b])
+
+
+def test_not_a_keras_model_raises_type_error():
+    with pytest.raises(TypeError, match="keras.Model"):
+        federated.from_keras_model(lambda x: x, "mse", (X, Y))
+    with pytest.raises(TypeError):
+        federated.from_keras_model(keras.layers.Dense(1), "mse", (X, Y))
+
+
+def test_compiled_model_raises_value_error():
+    model = _single()
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="compiled"):
+        federated.from_keras_model(model, "mse", (X, Y))
+
+
+@pytest.mark.parametrize("spec", [(X,), (X, Y, Y), X])
+def test_input_spec_must_have_two_elements(spec):
+    with pytest.raises(ValueError, match="two elements"):
+        federated.from_keras_model(_single(), "mse", spec)
+
+
+def test_loss_dict_keys_must_match_outputs():
+    with pytest.raises(KeyError, match="output names"):
+        federated.from_keras_model(
+            _two_outputs(), {"a": "mse", "c": "mse"}, (X, [Y, Y])
+        )
+    with pytest.raises(KeyError):
+        federated.from_keras_model(_two_outputs(as_dict=True), {"a": "mse"}, (X, {"a": Y, "b": Y}))
+
+
+def test_loss_list_length_must_match_outputs():
+    with pytest.raises(ValueError, match="one loss per output"):
+        federated.from_keras_model(_two_outputs(), ["mse"], (X, [Y, Y]))
+
+
+def test_loss_weights_checked_against_loss():
+    with pytest.raises(ValueError, match="one weight per output"):
+        federated.from_keras_model(_two_outputs(), ["mse", "mae"], (X, [Y, Y]), loss_weights=[1.0])
+    with pytest.raises(KeyError):
+        federated.from_keras_model(
+            _two_outputs(), {"a": "mse", "b": "mae"}, (X, [Y, Y]), loss_weights={"z": 1.0}
+        )
+    with pytest.raises(TypeError):
+        federated.from_keras_model(_single(), "mse", (X, Y), loss_weights="heavy")
+
+
+def test_metrics_must_be_a_list_of_metrics():
+    with pytest.raises(TypeError, match="metrics"):
+        federated.from_keras_model(_single(), "mse", (X, Y), metrics=keras.metrics.AUC())
+    with pytest.raises(TypeError, match="metrics"):
+        federated.from_keras_model(_single(), "mse", (X, Y), metrics=[42])
+
+
+def _loss_after_weights(model_builder, loss, y, loss_weights):
+    fm = federated.from_keras_model(model_builder(), loss, (X, y), loss_weights=loss_weights)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4)).astype("float32")
+    labels = keras.tree.map_structure(lambda _: rng.normal(size=(16, 1)).astype("float32"), y)
+    outputs = fm.keras_model.predict(x, verbose=0)
+    return fm.evaluate((x, labels)).metrics["loss"], outputs, labels
+
+
+def test_list_losses_are_summed_with_loss_weights():
+    loss, outputs, labels = _loss_after_weights(_two_outputs, ["mse", "mae"], [Y, Y], [0.5, 2.0])
+    mse = np.mean((outputs[0] - labels[0]) ** 2)
+    mae = np.mean(np.abs(outputs[1] - labels[1]))
+    np.testing.assert_allclose(loss, 0.5 * mse + 2.0 * mae, rtol=1e-4)
+
+
+def test_dict_losses_are_summed_with_loss_weights():
+    loss, outputs, labels = _loss_after_weights(
+        lambda: _two_outputs(as_dict=True), {"a": "mse", "b": "mae"}, {"a": Y, "b": Y},
+        {"b": 3.0},
+    )
+    mse = np.mean((outputs["a"] - labels["a"]) ** 2)
+    mae = np.mean(np.abs(outputs["b"] - labels["b"]))
+    np.testing.assert_allclose(loss, mse + 3.0 * mae, rtol=1e-4)
+
+
+def test_single_loss_with_a_number_weight():
+    loss, outputs, labels = _loss_after_weights(_single, "mse", Y, 0.25)
+    np.testing.assert_allclose(loss, 0.25 * np.mean((outputs - labels) ** 2), rtol=1e-4)
