@@ -1,4 +1,4 @@
-"""Backend-neutral tensor helpers: eager-value access, safe division, dtype and shape checks."""
+"""Backend-neutral tensor helpers: eager-value access, safe division, dtype, shape and weight checks."""
 
 import numpy as np
 import keras
@@ -71,3 +71,18 @@ def static_batch_size(x):
         return None
     size = shape[0]
     return None if size is None else int(size)
+
+
+def check_sample_weight_values(sample_weight, arg_name="sample_weight"):
+    """Raises ValueError if concrete `sample_weight` values are negative or not finite."""
+    values = concrete_value(sample_weight)
+    if values is None:
+        return
+    values = np.asarray(values, dtype=np.float64)
+    if np.any(~np.isfinite(values)):
+        raise ValueError(f"`{arg_name}` must be finite; received NaN or infinite values.")
+    if np.any(values < 0):
+        raise ValueError(
+            f"`{arg_name}` must be non-negative; received negative values, e.g. "
+            f"{values[values < 0][:5].tolist()}."
+        )

@@ -7,6 +7,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
 from keras_remediation.common.tensor_utils import safe_divide
@@ -41,21 +42,6 @@ def check_membership_values(membership, arg_name="membership"):
             f"`{arg_name}` must contain only 0.0 (non-sensitive group) and 1.0 (sensitive group); "
             f"received other values, e.g. {examples}. MinDiff losses are called as "
             f"`{ARGUMENT_ORDER}`: check that membership and predictions are not swapped."
-        )
-
-
-def check_sample_weight_values(sample_weight, arg_name="sample_weight"):
-    """Raises ValueError if concrete `sample_weight` values are negative or not finite."""
-    values = concrete_value(sample_weight)
-    if values is None:
-        return
-    values = np.asarray(values, dtype=np.float64)
-    if np.any(~np.isfinite(values)):
-        raise ValueError(f"`{arg_name}` must be finite; received NaN or infinite values.")
-    if np.any(values < 0):
-        raise ValueError(
-            f"`{arg_name}` must be non-negative; received negative values, e.g. "
-            f"{values[values < 0][:5].tolist()}."
         )
 
 

@@ -20,13 +20,15 @@ reference behaviour.
 """
 
 import collections
-import math
 
 import numpy as np
 import keras
 
 from keras_remediation.min_diff.losses.base_loss import check_membership_values
-from keras_remediation.min_diff.losses.base_loss import check_sample_weight_values
+from keras_remediation.common.batching import batches
+from keras_remediation.common.batching import is_tf_dataset
+from keras_remediation.common.batching import kind_of_all
+from keras_remediation.common.tensor_utils import check_sample_weight_values
 
 _PACKED_KEYS = ("original_inputs", "min_diff_data")
 
@@ -103,41 +105,12 @@ def unpack_x_y_sample_weight(data):
 # Data kinds.
 
 
-def _tf_dataset_type():
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return None
-    return tf.data.Dataset
-
-
-def _is_tf_dataset(obj):
-    dataset_type = _tf_dataset_type()
-    return dataset_type is not None and isinstance(obj, dataset_type)
-
-
-def _kind(obj):
-    if _is_tf_dataset(obj):
-        return "tf.data"
-    if isinstance(obj, keras.utils.PyDataset):
-        return "pydataset"
-    return "arrays"
-
-
 def _kind_of_all(datasets):
     """The common kind of the given datasets (None entries skipped, dicts looked into)."""
-    kinds = set()
+    values = []
     for dataset in datasets:
-        if dataset is None:
-            continue
-        values = dataset.values() if _is_application_dict(dataset) else [dataset]
-        kinds.update(_kind(value) for value in values)
-    if len(kinds) > 1:
-        raise ValueError(
-            "All datasets passed to `pack_min_diff_data` must be of one kind (all "
-            f"`tf.data.Dataset`, all `keras.utils.PyDataset`, or all arrays); received {sorted(kinds)}."
-        )
-    return kinds.pop() if kinds else "arrays"
+        values.extend(dataset.values() if _is_application_dict(dataset) else [dataset])
+    return kind_of_all(values, "pack_min_diff_data")
 
 
 def _is_application_dict(obj):
@@ -150,89 +123,12 @@ def _is_application_dict(obj):
         isinstance(obj, dict)
         and bool(obj)
         and all(
-            _is_tf_dataset(v) or isinstance(v, (keras.utils.PyDataset, tuple, list))
+            is_tf_dataset(v) or isinstance(v, (keras.utils.PyDataset, tuple, list))
             for v in obj.values()
         )
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Batched sources for PyDataset and array inputs.
-
-
-class _ArrayBatches:
-    """Batches of in-memory arrays (`x`, `(x,)`, `(x, y)` or `(x, y, w)`), optionally shuffled."""
-
-    def __init__(self, data, batch_size, shuffle, seed, arg_name):
-        if isinstance(data, list):
-            data = tuple(data)
-        self.data = data
-        leaves = keras.tree.flatten(data)
-        if not leaves:
-            raise ValueError(f"`{arg_name}` is empty; expected arrays with a batch dimension.")
-        sizes = {int(np.shape(leaf)[0]) for leaf in leaves}
-        if len(sizes) != 1:
-            raise ValueError(
-                f"All arrays in `{arg_name}` must have the same number of rows; received row "
-                f"counts {sorted(sizes)}."
-            )
-        self.num_rows = sizes.pop()
-        if self.num_rows == 0:
-            raise ValueError(f"`{arg_name}` has no rows.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
-        self.order = self._new_order()
-
-    def _new_order(self):
-        if self.shuffle:
-            return self.rng.permutation(self.num_rows)
-        return np.arange(self.num_rows)
-
-    def __len__(self):
-        return math.ceil(self.num_rows / self.batch_size)
-
-    def get(self, index):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return keras.tree.map_structure(lambda leaf: _take_rows(leaf, rows), self.data)
-
-    def on_epoch_end(self):
-        self.order = self._new_order()
-
-
-def _take_rows(leaf, rows):
-    return np.asarray(keras.ops.convert_to_numpy(leaf) if not isinstance(leaf, np.ndarray) else leaf)[rows]
-
-
-class _PyDatasetBatches:
-    """Batches of a `keras.utils.PyDataset` with a finite number of batches."""
-
-    def __init__(self, dataset, arg_name):
-        num_batches = dataset.num_batches
-        if num_batches is None:
-            raise ValueError(
-                f"`{arg_name}` must have a finite number of batches (`__len__`); received an "
-                "infinite PyDataset."
-            )
-        self.dataset = dataset
-        self.num_batches = num_batches
-
-    def __len__(self):
-        return self.num_batches
-
-    def get(self, index):
-        return self.dataset[index]
-
-    def on_epoch_end(self):
-        self.dataset.on_epoch_end()
-
-
-def _batches(data, kind, batch_size, shuffle, seed, arg_name):
-    if kind == "pydataset":
-        return _PyDatasetBatches(data, arg_name)
-    return _ArrayBatches(data, batch_size, shuffle, seed, arg_name)
 
 
 def _ones_column(batch_x, value):
@@ -513,8 +409,8 @@ def build_min_diff_dataset(
 
 def _group_source(sensitive, nonsensitive, kind, batch_size, shuffle, seed, repeat):
     return _GroupMinDiffBatches(
-        _batches(sensitive, kind, batch_size, shuffle, seed, "sensitive_group_dataset"),
-        _batches(
+        batches(sensitive, kind, batch_size, shuffle, seed, "sensitive_group_dataset"),
+        batches(
             nonsensitive, kind, batch_size, shuffle, None if seed is None else seed + 1,
             "nonsensitive_group_dataset",
         ),
@@ -603,7 +499,7 @@ def pack_min_diff_data(
         )
         return _tf_pack(original_dataset, min_diff_dataset, repeat_min_diff_data)
 
-    original = _batches(original_dataset, kind, batch_size, shuffle, seed, "original_dataset")
+    original = batches(original_dataset, kind, batch_size, shuffle, seed, "original_dataset")
     md_seed = None if seed is None else seed + 101
     if has_groups:
         _check_same_keys(
@@ -639,7 +535,7 @@ def pack_min_diff_data(
                     )
                 check_membership_values(data[1], f"{label} membership")
             built[key] = _CheckedMinDiffBatches(
-                _batches(data, kind, min_diff_batch_size, shuffle, md_seed, label), label
+                batches(data, kind, min_diff_batch_size, shuffle, md_seed, label), label
             )
         sources = built if is_dict else built[None]
 

@@ -1,0 +1,118 @@
+"""Batched sources of side data: in-memory arrays and `keras.utils.PyDataset`s, and data kinds.
+
+Shared by the data utilities of every technique (MinDiff, counterfactual): a source has a
+length in batches, `get(index)` and `on_epoch_end()`, and is read without TensorFlow.
+"""
+
+import math
+import sys
+
+import numpy as np
+import keras
+
+
+def is_tf_dataset(obj):
+    """True for a `tf.data.Dataset`; never imports TensorFlow (a dataset implies it is loaded)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(obj, tf.data.Dataset)
+
+
+def data_kind(obj):
+    """`'tf.data'`, `'pydataset'` or `'arrays'` (anything else: in-memory arrays)."""
+    if is_tf_dataset(obj):
+        return "tf.data"
+    if isinstance(obj, keras.utils.PyDataset):
+        return "pydataset"
+    return "arrays"
+
+
+def kind_of_all(datasets, function_name):
+    """The one kind (see `data_kind`) of all `datasets` (None entries skipped).
+
+    Raises:
+        ValueError: naming `function_name`, if the datasets are of several kinds.
+    """
+    kinds = {data_kind(dataset) for dataset in datasets if dataset is not None}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"All datasets passed to `{function_name}` must be of one kind (all "
+            f"`tf.data.Dataset`, all `keras.utils.PyDataset`, or all arrays); received "
+            f"{sorted(kinds)}."
+        )
+    return kinds.pop() if kinds else "arrays"
+
+
+class ArrayBatches:
+    """Batches of in-memory arrays (`x`, `(x,)`, `(x, y)` or `(x, y, w)`), optionally shuffled."""
+
+    def __init__(self, data, batch_size, shuffle, seed, arg_name):
+        if isinstance(data, list):
+            data = tuple(data)
+        self.data = data
+        leaves = keras.tree.flatten(data)
+        if not leaves:
+            raise ValueError(f"`{arg_name}` is empty; expected arrays with a batch dimension.")
+        sizes = {int(np.shape(leaf)[0]) for leaf in leaves}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"All arrays in `{arg_name}` must have the same number of rows; received row "
+                f"counts {sorted(sizes)}."
+            )
+        self.num_rows = sizes.pop()
+        if self.num_rows == 0:
+            raise ValueError(f"`{arg_name}` has no rows.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self._new_order()
+
+    def _new_order(self):
+        if self.shuffle:
+            return self.rng.permutation(self.num_rows)
+        return np.arange(self.num_rows)
+
+    def __len__(self):
+        return math.ceil(self.num_rows / self.batch_size)
+
+    def get(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return keras.tree.map_structure(lambda leaf: _take_rows(leaf, rows), self.data)
+
+    def on_epoch_end(self):
+        self.order = self._new_order()
+
+
+def _take_rows(leaf, rows):
+    return np.asarray(keras.ops.convert_to_numpy(leaf) if not isinstance(leaf, np.ndarray) else leaf)[rows]
+
+
+class PyDatasetBatches:
+    """Batches of a `keras.utils.PyDataset` with a finite number of batches."""
+
+    def __init__(self, dataset, arg_name):
+        num_batches = dataset.num_batches
+        if num_batches is None:
+            raise ValueError(
+                f"`{arg_name}` must have a finite number of batches (`__len__`); received an "
+                "infinite PyDataset."
+            )
+        self.dataset = dataset
+        self.num_batches = num_batches
+
+    def __len__(self):
+        return self.num_batches
+
+    def get(self, index):
+        return self.dataset[index]
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
+
+
+def batches(data, kind, batch_size, shuffle, seed, arg_name):
+    """A batched source (`len`, `get(index)`, `on_epoch_end()`) of a PyDataset or arrays."""
+    if kind == "pydataset":
+        return PyDatasetBatches(data, arg_name)
+    return ArrayBatches(data, batch_size, shuffle, seed, arg_name)
