@@ -61,6 +61,7 @@ _DEMO_ONLY = {
     "lambdas": ("--lambdas", ("compatibility",)),
     "label_noise": ("--label-noise", ("compatibility",)),
     "h1_fraction": ("--h1-fraction", ("compatibility",)),
+    "dataset": ("--dataset", ("compatibility",)),
     "clients": ("--clients", ("federated",)),
     "rounds": ("--rounds", ("federated",)),
     "local_epochs": ("--local-epochs", ("federated",)),
@@ -95,6 +96,7 @@ def _demo_defaults():
             "lambdas": tuple(DIGITS_COMPATIBILITY["lambdas"]),
             "label_noise": DIGITS_COMPATIBILITY["label_noise"],
             "h1_fraction": DIGITS_COMPATIBILITY["h1_fraction"],
+            "dataset": DIGITS_COMPATIBILITY["dataset"],
         },
         "federated": {
             "epochs": None,  # not an option of this demo: see --local-epochs and --rounds
@@ -139,13 +141,14 @@ def build_parser():
     demo = commands.add_parser(
         "demo",
         help="run a demo: MinDiff on UCI Adult (default), a backward-compatible update "
-        "on digits, or federated MinDiff on UCI Adult",
+        "on digits or Fashion-MNIST, or federated MinDiff on UCI Adult",
         description=(
             "adult (default): train an income classifier on the bundled UCI Adult data with "
             "and without MinDiff and report accuracy, AUC and per-group FPR/FNR on the test "
-            "split. compatibility: train a new digits classifier h2 with label noise over a "
-            "sweep of lambda_c values, compatible with an older h1, and report accuracy, "
-            "backward trust/error compatibility (BTC/BEC) and new errors. federated: split "
+            "split. compatibility: train a new digits (or, with --dataset fashion_mnist, "
+            "Fashion-MNIST) classifier h2 with label noise over a sweep of lambda_c values, "
+            "compatible with an older h1, and report accuracy, backward trust/error "
+            "compatibility (BTC/BEC) and new errors. federated: split "
             "UCI Adult across clients (non-IID), train with FedAvg on Flower with and without "
             "MinDiff, and report the global models' fairness as the adult demo does."
         ),
@@ -186,6 +189,11 @@ def build_parser():
     compat_options.add_argument("--h1-fraction", type=_open_fraction, default=None,
                                 help="share of the training rows h1 is trained on (default "
                                 f"{compat['h1_fraction']})")
+    compat_options.add_argument("--dataset", choices=("digits", "fashion_mnist"), default=None,
+                                help="scikit-learn's bundled digits, or a 10,000/2,000-row "
+                                "subsample of Fashion-MNIST, offline only: from the Keras "
+                                "cache or Debian's dataset-fashion-mnist package (default "
+                                f"{compat['dataset']})")
     fed_options = demo.add_argument_group("federated demo only")
     fed_options.add_argument("--clients", type=_positive_int, default=None,
                              help=f"number of clients (default {fed['clients']})")
@@ -230,19 +238,24 @@ def main(argv=None):
             )
         os.environ["KERAS_BACKEND"] = backend
         if args.name == "compatibility":
+            from keras_remediation.datasets.fashion_mnist import FashionMnistNotFoundError
             from keras_remediation.demos import digits_compatibility
 
-            digits_compatibility.run(
-                epochs=args.epochs,
-                lambdas=args.lambdas,
-                seed=args.seed,
-                output_dir=args.output_dir,
-                verbose=0 if args.quiet else 1,
-                batch_size=args.batch_size,
-                learning_rate=args.learning_rate,
-                h1_fraction=args.h1_fraction,
-                label_noise=args.label_noise,
-            )
+            try:
+                digits_compatibility.run(
+                    epochs=args.epochs,
+                    lambdas=args.lambdas,
+                    seed=args.seed,
+                    output_dir=args.output_dir,
+                    verbose=0 if args.quiet else 1,
+                    batch_size=args.batch_size,
+                    learning_rate=args.learning_rate,
+                    h1_fraction=args.h1_fraction,
+                    label_noise=args.label_noise,
+                    dataset=args.dataset,
+                )
+            except FashionMnistNotFoundError as error:  # raised before any training
+                parser.error(f"--dataset {args.dataset}: {error}")
             return 0
         if args.name == "federated":
             from keras_remediation.demos import adult_federated

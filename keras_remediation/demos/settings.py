@@ -16,7 +16,10 @@ ADULT_MIN_DIFF = {
 #: Defaults of the backward-compatibility demo on scikit-learn's digits
 #: (`demos.digits_compatibility.run`, `keras-remediation demo compatibility`). h1 is trained
 #: for twice `epochs` on its `h1_fraction` of the training rows; each h2 for `epochs` on all of
-#: them, with `label_noise` of the labels h1 never saw replaced by another class.
+#: them, with `label_noise` of the labels h1 never saw replaced by another class. `dataset`
+#: "fashion_mnist" runs it on a seeded subsample of Fashion-MNIST instead (offline only:
+#: `datasets.fashion_mnist`): `fashion_mnist_train_rows` of the 60,000 training images and
+#: `fashion_mnist_test_rows` of the 10,000 test images, 784 features in [0, 1].
 DIGITS_COMPATIBILITY = {
     "epochs": 20,
     "batch_size": 32,
@@ -27,6 +30,9 @@ DIGITS_COMPATIBILITY = {
     "label_noise": 0.3,
     "test_fraction": 0.3,
     "hidden_units": 32,
+    "dataset": "digits",
+    "fashion_mnist_train_rows": 10_000,
+    "fashion_mnist_test_rows": 2_000,
 }
 
 #: Defaults of the federated MinDiff demo on UCI Adult (`demos.adult_federated.run`,
