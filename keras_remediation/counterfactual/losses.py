@@ -45,6 +45,7 @@ import re
 import keras
 from keras import ops
 
+from keras_remediation.common.names import resolve_name
 from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import safe_divide
@@ -214,25 +215,11 @@ def get(loss, arg_name="loss"):
     Raises:
         ValueError: for an unknown name or a value of another type.
     """
-    if isinstance(loss, CounterfactualLoss):
-        return loss
     if isinstance(loss, dict):
         loss = keras.saving.deserialize_keras_object(loss)
-        if isinstance(loss, CounterfactualLoss):
-            return loss
-    elif isinstance(loss, str):
-        key = loss.lower()
-        if key.endswith("_loss"):
-            key = key[: -len("_loss")]
-        if key in _LOSSES:
-            return _LOSSES[key]()
-        raise ValueError(
-            f"`{arg_name}` must be one of {[k + '_loss' for k in _LOSSES]} (case-insensitive, "
-            f"'_loss' optional) or a CounterfactualLoss instance; received {loss!r}."
-        )
-    raise ValueError(
-        f"`{arg_name}` must be a counterfactual loss name or a CounterfactualLoss instance; "
-        f"received {loss!r} of type {type(loss).__name__}."
+    return resolve_name(
+        loss, _LOSSES, CounterfactualLoss, suffix="_loss", kind="counterfactual loss",
+        arg_name=arg_name,
     )
 
 

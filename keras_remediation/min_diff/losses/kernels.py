@@ -9,6 +9,7 @@ import abc
 import keras
 from keras import ops
 
+from keras_remediation.common.names import resolve_name
 from keras_remediation.common.tensor_utils import compute_dtype
 
 _PACKAGE = "keras_remediation"
@@ -138,19 +139,6 @@ def get_kernel(kernel, arg_name="kernel"):
     Raises:
         ValueError: for an unknown name or a value of another type.
     """
-    if isinstance(kernel, MinDiffKernel):
-        return kernel
-    if isinstance(kernel, str):
-        key = kernel.lower()
-        if key.endswith("_kernel"):
-            key = key[: -len("_kernel")]
-        if key in _KERNELS:
-            return _KERNELS[key]()
-        raise ValueError(
-            f"`{arg_name}` must be one of {sorted(_KERNELS)} (optionally with '_kernel') or a "
-            f"MinDiffKernel instance; received {kernel!r}."
-        )
-    raise ValueError(
-        f"`{arg_name}` must be a kernel name or a MinDiffKernel instance; received "
-        f"{kernel!r} of type {type(kernel).__name__}."
+    return resolve_name(
+        kernel, _KERNELS, MinDiffKernel, suffix="_kernel", kind="kernel", arg_name=arg_name
     )

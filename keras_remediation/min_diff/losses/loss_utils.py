@@ -1,5 +1,6 @@
 """`get_min_diff_loss`: resolve a MinDiff loss name or instance."""
 
+from keras_remediation.common.names import resolve_name
 from keras_remediation.min_diff.losses.absolute_correlation_loss import AbsoluteCorrelationLoss
 from keras_remediation.min_diff.losses.adjusted_mmd_loss import AdjustedMMDLoss
 from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
@@ -26,19 +27,6 @@ def get_min_diff_loss(loss, arg_name="loss"):
     Raises:
         ValueError: for an unknown name or a value of another type.
     """
-    if isinstance(loss, MinDiffLoss):
-        return loss
-    if isinstance(loss, str):
-        key = loss.lower()
-        if key.endswith("_loss"):
-            key = key[: -len("_loss")]
-        if key in _LOSSES:
-            return _LOSSES[key]()
-        raise ValueError(
-            f"`{arg_name}` must be one of {sorted(_LOSSES)} (optionally with '_loss') or a "
-            f"MinDiffLoss instance; received {loss!r}."
-        )
-    raise ValueError(
-        f"`{arg_name}` must be a MinDiff loss name or a MinDiffLoss instance; received "
-        f"{loss!r} of type {type(loss).__name__}."
+    return resolve_name(
+        loss, _LOSSES, MinDiffLoss, suffix="_loss", kind="MinDiff loss", arg_name=arg_name
     )
