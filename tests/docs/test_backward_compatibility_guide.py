@@ -12,8 +12,6 @@ BASE_LOSS, x_train, y_train, h1, get_model, initial_weights, CompatibleModel, cu
 custom_history.
 """
 
-import linecache
-import os
 import re
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 import pytest
 import keras
 
+from guide_runner_testlib import run_blocks
 from keras_remediation.backward_compatibility import BCNewErrorCompatibilityModel
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "custom_training_loops" / (
@@ -98,20 +97,9 @@ def guide():
     """The namespace left by running the guide's shared blocks and the current backend's."""
     if BACKEND not in BACKENDS:
         pytest.skip(f"the guide has no code for the {BACKEND} backend")
-    namespace = {"__name__": f"backward_compatibility_guide_{BACKEND}"}
-    saved_backend = os.environ.get("KERAS_BACKEND")
-    try:
-        for index, block in enumerate(blocks_for(BACKEND)):
-            filename = f"{GUIDE}:{BACKEND}:block{index + 1}"
-            # Registered so tracebacks (and TensorFlow's autograph) can read the source.
-            linecache.cache[filename] = (len(block), None, block.splitlines(True), filename)
-            exec(compile(block, filename, "exec"), namespace)
-    finally:
-        if saved_backend is None:
-            os.environ.pop("KERAS_BACKEND", None)
-        else:
-            os.environ["KERAS_BACKEND"] = saved_backend
-    return namespace
+    return run_blocks(
+        blocks_for(BACKEND), f"{GUIDE}:{BACKEND}", f"backward_compatibility_guide_{BACKEND}"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,6 @@ What the tests read from a guide's namespace (the guides define these names):
 The guide-independent checks (files, code blocks, links) run on every backend.
 """
 
-import linecache
-import os
 import re
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import numpy as np
 import pytest
 import keras
 
+from guide_runner_testlib import run_blocks
 from keras_remediation.min_diff.keras import MinDiffModel
 from keras_remediation.min_diff.keras.utils import MinDiffPackedInputs
 from keras_remediation.min_diff.losses import MMDLoss
@@ -98,20 +97,7 @@ def guide():
     if BACKEND not in GUIDES:
         pytest.skip(f"no guide for the {BACKEND} backend")
     path = GUIDE_DIR / GUIDES[BACKEND]
-    namespace = {"__name__": f"custom_training_loop_guide_{BACKEND}"}
-    saved_backend = os.environ.get("KERAS_BACKEND")
-    try:
-        for index, block in enumerate(code_blocks(path)):
-            filename = f"{path}:block{index + 1}"
-            # Registered so tracebacks (and TensorFlow's autograph) can read the source.
-            linecache.cache[filename] = (len(block), None, block.splitlines(True), filename)
-            exec(compile(block, filename, "exec"), namespace)
-    finally:
-        if saved_backend is None:
-            os.environ.pop("KERAS_BACKEND", None)
-        else:
-            os.environ["KERAS_BACKEND"] = saved_backend
-    return namespace
+    return run_blocks(code_blocks(path), str(path), f"custom_training_loop_guide_{BACKEND}")
 
 
 @pytest.fixture(scope="module")
