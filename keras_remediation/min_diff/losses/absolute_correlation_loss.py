@@ -33,7 +33,10 @@ class AbsoluteCorrelationLoss(MinDiffLoss):
             name=name or "absolute_correlation_loss",
         )
 
-    def call(self, membership, predictions, sample_weight):
+    def call(self, membership, predictions, sample_weight=None):
+        membership, predictions, sample_weight = self._preprocess_inputs(
+            membership, predictions, sample_weight
+        )
         mean_m = ops.sum(sample_weight * membership)
         mean_p = ops.sum(sample_weight * predictions, axis=0)
         centred_m = membership - mean_m

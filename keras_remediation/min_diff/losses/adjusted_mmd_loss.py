@@ -46,7 +46,10 @@ class AdjustedMMDLoss(MMDLoss):
             name=name or "adjusted_mmd_loss",
         )
 
-    def call(self, membership, predictions, sample_weight):
+    def call(self, membership, predictions, sample_weight=None):
+        membership, predictions, sample_weight = self._preprocess_inputs(
+            membership, predictions, sample_weight
+        )
         _, kernel_matrix = self._apply_kernels(membership, predictions)
         mmd, mean_ss, mean_nn, group_weights = weighted_mmd(
             kernel_matrix, membership, sample_weight

@@ -106,9 +106,24 @@ class MinDiffLoss(abc.ABC):
             negative weights are not detected: validate data beforehand (the
             `min_diff.keras.utils` packers do).
 
-    Subclasses implement `call(membership, predictions, sample_weight)`, which receives
-    membership `[batch, 1]` and predictions `[batch, D]` in the compute dtype and the
-    normalised weights `[batch, 1]` (summing to 1, or all 0), and returns a scalar.
+    Writing a loss (as in TF Model Remediation): subclass and implement
+    `call(self, membership, predictions, sample_weight=None)`. `loss(...)` hands `call` the
+    inputs unchanged, `sample_weight` possibly None; `call` then preprocesses them itself:
+
+        class MeanGapLoss(MinDiffLoss):
+            def call(self, membership, predictions, sample_weight=None):
+                membership, predictions, weights = self._preprocess_inputs(
+                    membership, predictions, sample_weight)
+                # Here membership is [batch, 1], predictions [batch, D] and weights [batch, 1]
+                # (summing to 1, or all 0), all in the compute dtype; the transforms are
+                # applied and the inputs checked. `self._apply_kernels(membership,
+                # predictions)` then applies `membership_kernel` / `predictions_kernel`.
+                ...
+                return scalar_loss
+
+    `_preprocess_inputs` applies `membership_transform` and `predictions_transform`, so a
+    `call` that uses it must not apply them again. A `call` that skips it receives neither
+    transforms nor the checks listed above.
 
     Args:
         membership_transform: optional callable applied to `membership` first.
@@ -145,13 +160,39 @@ class MinDiffLoss(abc.ABC):
         self.name = name or _snake_case(type(self).__name__)
 
     def __call__(self, membership, predictions, sample_weight=None):
-        membership, predictions, normed_weights = self._preprocess_inputs(
-            membership, predictions, sample_weight
-        )
-        return self.call(membership, predictions, normed_weights)
+        """Returns the scalar loss of `membership`, `predictions` and optional `sample_weight`.
 
-    def _preprocess_inputs(self, membership, predictions, sample_weight):
-        """Validates and reshapes the inputs; returns `(membership, predictions, normed_weights)`."""
+        The inputs are handed unchanged to `self.call(membership, predictions, sample_weight)`
+        (`sample_weight` may be None), as in TF Model Remediation; `call` preprocesses them
+        with `_preprocess_inputs`. Shapes and errors: see the class docstring.
+        """
+        return self.call(membership, predictions, sample_weight)
+
+    def _preprocess_inputs(self, membership, predictions, sample_weight=None):
+        """Applies the transforms, validates and reshapes the inputs and normalises the weights.
+
+        The helper every `call` uses first (TF Model Remediation's `_preprocess_inputs`):
+            membership: `membership_transform` is applied if set; the values are then checked
+                to be 0 or 1 and the result is a `[batch, 1]` tensor in the compute dtype.
+            predictions: `predictions_transform` is applied if set; the result is a
+                `[batch, D]` tensor (`[batch]` gives D = 1, higher ranks are flattened) in the
+                compute dtype: float32, or float64 if the (transformed) predictions are.
+            sample_weight: None (equal weights), a scalar, `[batch]` or `[batch, 1]`; checked
+                to be non-negative and finite, and normalised to `[batch, 1]` weights summing
+                to 1 (all 0 if the weights are all 0).
+
+        Args:
+            membership: raw membership, as passed to the loss.
+            predictions: raw predictions, as passed to the loss.
+            sample_weight: raw weights or None.
+
+        Returns:
+            `(membership, predictions, normed_weights)`: `[batch, 1]`, `[batch, D]` and
+            `[batch, 1]` tensors of the compute dtype.
+
+        Raises:
+            ValueError: as listed in the class docstring ("Raises (on call)").
+        """
         if self.membership_transform is not None:
             membership = self.membership_transform(membership)
         if self.predictions_transform is not None:
@@ -201,7 +242,13 @@ class MinDiffLoss(abc.ABC):
         return membership, predictions, normed_weights
 
     def _apply_kernels(self, membership, predictions):
-        """Applies `membership_kernel` and `predictions_kernel` when they are set."""
+        """Applies `membership_kernel` and `predictions_kernel` to the inputs they are set for.
+
+        TF Model Remediation's `_apply_kernels`: returns `(membership_kernel(membership),
+        predictions_kernel(predictions))`, each input unchanged when its kernel is None. With
+        the `[batch, D]` predictions of `_preprocess_inputs`, a kernel gives the
+        `[batch, batch]` matrix of the predictions.
+        """
         if self.membership_kernel is not None:
             membership = self.membership_kernel(membership)
         if self.predictions_kernel is not None:
@@ -209,8 +256,13 @@ class MinDiffLoss(abc.ABC):
         return membership, predictions
 
     @abc.abstractmethod
-    def call(self, membership, predictions, sample_weight):
-        """Computes the scalar loss from preprocessed inputs (see the class docstring)."""
+    def call(self, membership, predictions, sample_weight=None):
+        """Computes the scalar loss from the raw inputs (see the class docstring).
+
+        Receives the arguments of `__call__` unchanged (`sample_weight` may be None) and
+        usually starts with `self._preprocess_inputs(membership, predictions, sample_weight)`.
+        Call the loss itself, not this method.
+        """
 
     def get_config(self):
         config = {"name": self.name}

@@ -75,7 +75,10 @@ class MMDLoss(MinDiffLoss):
             name=name or "mmd_loss",
         )
 
-    def call(self, membership, predictions, sample_weight):
+    def call(self, membership, predictions, sample_weight=None):
+        membership, predictions, sample_weight = self._preprocess_inputs(
+            membership, predictions, sample_weight
+        )
         _, kernel_matrix = self._apply_kernels(membership, predictions)
         mmd, _, _, _ = weighted_mmd(kernel_matrix, membership, sample_weight)
         return mmd

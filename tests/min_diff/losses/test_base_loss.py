@@ -354,16 +354,16 @@ def test_predictions_transform_gradient_flows_through():
 
 
 class _RecordingLoss(MinDiffLoss):
-    """Returns Σ w̃ and records what `call` receives."""
+    """Returns Σ w̃ and records what `_preprocess_inputs` gives `call`."""
 
-    def call(self, membership, predictions, sample_weight):
-        self.received = (membership, predictions, sample_weight)
-        return keras.ops.sum(sample_weight)
+    def call(self, membership, predictions, sample_weight=None):
+        self.received = self._preprocess_inputs(membership, predictions, sample_weight)
+        return keras.ops.sum(self.received[2])
 
 
 @pytest.mark.parametrize("pred_shape", [(6,), (6, 1), (6, 3), (6, 2, 2)])
 @pytest.mark.parametrize("weights", [None, "vector", "column", "scalar"])
-def test_call_receives_columns_and_normalised_weights(pred_shape, weights):
+def test_preprocess_inputs_gives_columns_and_normalised_weights(pred_shape, weights):
     rng = np.random.default_rng(57)
     membership = np.array([1, 0, 1, 1, 0, 0], dtype=np.int32)
     predictions = rng.uniform(size=pred_shape).astype(np.float32)
