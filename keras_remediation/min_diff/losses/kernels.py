@@ -1,11 +1,17 @@
 """MinDiff kernels: `MinDiffKernel` base, `GaussianKernel`, `LaplacianKernel` and `get_kernel`.
 
 A kernel maps predictions `x` of shape `[N, D]` (and optionally `y` of shape `[M, D]`) to the
-`[N, M]` matrix of pairwise similarities `k(x_i, y_j)`. `y` defaults to `x`.
+`[N, M]` matrix of pairwise similarities `k(x_i, y_j)`. `y` defaults to `x`. As in TF Model
+Remediation, `kernel(x, y)` tiles the inputs to `[N, 1, D]` and `[1, M, D]` before handing
+them to `call` (`tile_input=True`, the default); with `tile_input=False` the caller passes
+inputs that are already paired, e.g. `[N, M, D]` each.
 """
 
 import abc
+import math
+import numbers
 
+import numpy as np
 import keras
 from keras import ops
 
@@ -40,84 +46,197 @@ def _exp_of_negative(exponent):
     return ops.exp(ops.clip(exponent, _MIN_EXPONENT, 0.0))
 
 
-def _squared_distances(x, y):
-    """`[N, M]` squared Euclidean distances between the rows of `x` `[N, D]` and `y` `[M, D]`."""
-    diff = ops.expand_dims(x, 1) - ops.expand_dims(y, 0)
-    return ops.sum(ops.square(diff), axis=-1)
+def _squared_distances(x, y, kernel_name):
+    """`[N, M]` squared Euclidean distances of paired rows: `Σ_d (x - y)²` over the last axis.
+
+    `x` and `y` are rank 3 and broadcast to `[N, M, D]`: `[N, 1, D]` and `[1, M, D]` when the
+    kernel tiles its inputs, or `[N, M, D]` each with `tile_input=False`.
+    """
+    if len(x.shape) != 3 or len(y.shape) != 3:
+        raise ValueError(
+            f"{kernel_name} with `tile_input=False` must be called on paired inputs of rank 3, "
+            f"e.g. `[N, M, D]` each; received shapes {tuple(x.shape)} and {tuple(y.shape)}. "
+            "Leave `tile_input=True` to call it on `[N, D]` and `[M, D]` inputs."
+        )
+    return ops.sum(ops.square(x - y), axis=-1)
+
+
+def check_bool(value, arg_name):
+    """Returns `value` as a Python bool; raises TypeError unless it is a (NumPy) bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(
+        f"`{arg_name}` must be a bool; received {value!r} of type {type(value).__name__}."
+    )
+
+
+def check_kernel_length(kernel_length):
+    """Returns `kernel_length` as a float after checking it is a positive finite number.
+
+    Python and NumPy real numbers are accepted (not booleans).
+
+    Raises:
+        TypeError: if `kernel_length` is not a real number.
+        ValueError: if it is not positive, or is infinite or NaN.
+    """
+    if isinstance(kernel_length, (bool, np.bool_)) or not isinstance(kernel_length, numbers.Real):
+        raise TypeError(
+            f"`kernel_length` must be a positive finite number (int or float); received "
+            f"{kernel_length!r} of type {type(kernel_length).__name__}."
+        )
+    value = float(kernel_length)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"`kernel_length` must be a positive finite number; received {kernel_length!r}."
+        )
+    return value
 
 
 class MinDiffKernel(abc.ABC):
-    """Base class of MinDiff kernels.
+    """Base class of MinDiff kernels (TF Model Remediation's `MinDiffKernel`).
 
     Args:
-        kernel_length: Positive float, the length scale `l` of the kernel. Defaults to 0.1,
-            suited to predictions that are probabilities in [0, 1].
+        tile_input: bool, default True. If True, `kernel(x, y)` takes `x` `[N, D]` and `y`
+            `[M, D]` (`[N]` is read as `[N, 1]`; higher ranks are flattened to `[N, D]`) and
+            hands `call` the tiled `[N, 1, D]` and `[1, M, D]` tensors, which broadcast
+            against each other. If False, the inputs are handed to `call` as given (converted
+            to tensors of the compute dtype): the caller pairs them, e.g. `[N, M, D]` each.
+            Both give the same `[N, M]` matrix for the built-in kernels; tiling is the usual
+            way to call a kernel on a batch of predictions.
 
     Raises:
-        ValueError: if `kernel_length` is not a positive number.
+        TypeError: if `tile_input` is not a bool.
 
-    Subclasses implement `call(x, y)` returning the `[N, M]` kernel matrix.
+    Subclasses implement `call(x, y)`, which receives the tiled (or paired) tensors and returns
+    the `[N, M]` kernel matrix, e.g. (the example of TF Model Remediation):
+
+        class MyGaussianKernel(MinDiffKernel):
+            def call(self, x, y):
+                return keras.ops.exp(-keras.ops.sum(keras.ops.square(x - y), axis=2) / 0.01)
+
+    A subclass with more arguments passes `tile_input` on (`super().__init__(**kwargs)`) and
+    extends `get_config`.
     """
 
-    def __init__(self, kernel_length=0.1):
-        if isinstance(kernel_length, bool) or not isinstance(kernel_length, (int, float)):
-            raise ValueError(
-                f"`kernel_length` must be a positive number; received {kernel_length!r}."
-            )
-        if not kernel_length > 0:
-            raise ValueError(f"`kernel_length` must be positive; received {kernel_length!r}.")
-        self.kernel_length = float(kernel_length)
+    def __init__(self, tile_input=True):
+        self.tile_input = check_bool(tile_input, "tile_input")
 
     def __call__(self, x, y=None):
-        """Returns the `[N, M]` kernel matrix of `x` `[N, D]` (or `[N]`) and `y` (default `x`).
+        """Returns the `[N, M]` kernel matrix of `x` and `y` (`y` defaults to `x`).
 
-        Computed in float32, or float64 when an input is float64.
+        Args:
+            x: `[N, D]` or `[N]` tensor or array (with `tile_input=False`: any shape `call`
+                accepts, `[N, M, D]` for the built-in kernels).
+            y: optional tensor or array of the same kind, `[M, D]` or `[M]`; defaults to `x`.
+
+        Returns:
+            `[N, M]` tensor, float32 (float64 if an input is float64).
+
+        Raises:
+            ValueError: with `tile_input=True`, if an input is a scalar or the feature sizes
+                `D` of `x` and `y` differ.
         """
         dtype = compute_dtype(x, y)
+        if not self.tile_input:
+            x = ops.cast(ops.convert_to_tensor(x), dtype)
+            y = x if y is None else ops.cast(ops.convert_to_tensor(y), dtype)
+            return self.call(x, y)
         x = _as_2d(x, dtype)
         y = x if y is None else _as_2d(y, dtype)
-        return self.call(x, y)
+        if x.shape[1] is not None and y.shape[1] is not None and x.shape[1] != y.shape[1]:
+            raise ValueError(
+                f"Kernel inputs `x` and `y` must have the same number of features; received "
+                f"shapes {tuple(x.shape)} and {tuple(y.shape)}."
+            )
+        return self.call(ops.expand_dims(x, 1), ops.expand_dims(y, 0))
 
     @abc.abstractmethod
     def call(self, x, y):
-        """Kernel matrix of 2-D tensors `x` `[N, D]` and `y` `[M, D]`."""
+        """Kernel matrix `[N, M]` of `x` `[N, 1, D]` and `y` `[1, M, D]` (tiled inputs).
+
+        With `tile_input=False`, `x` and `y` are the inputs as given. Call the kernel itself,
+        not this method.
+        """
 
     def get_config(self):
-        return {"kernel_length": self.kernel_length}
+        """Returns `{'tile_input': ...}`; subclasses add their own arguments."""
+        return {"tile_input": self.tile_input}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
     def __repr__(self):
-        return f"{type(self).__name__}(kernel_length={self.kernel_length})"
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class GaussianKernel(MinDiffKernel):
-    """Gaussian kernel `k(x, y) = exp(-||x - y||² / l²)` with `l = kernel_length` (default 0.1).
+    """Gaussian kernel `k(x, y) = exp(-||x - y||² / l²)` with `l = kernel_length`.
 
     Note the denominator is `l²`, not `2σ²` (the TF Model Remediation convention).
+
+    Source: TF Model Remediation's `GaussianKernel`; used for MinDiff by Prost et al., "Toward
+    a better trade-off between performance and fairness with kernel-based distribution
+    matching", 2019 (arXiv:1910.11779).
+
+    Args:
+        kernel_length: positive finite number (Python or NumPy int or float), default 0.1, the
+            length scale `l`, suited to predictions that are probabilities in [0, 1]. Stored
+            as a float.
+        tile_input: keyword-only bool, default True; see `MinDiffKernel`.
+
+    Raises:
+        TypeError: if `kernel_length` is not a number or `tile_input` not a bool.
+        ValueError: if `kernel_length` is not positive, or is infinite or NaN.
     """
 
+    def __init__(self, kernel_length=0.1, *, tile_input=True):
+        super().__init__(tile_input=tile_input)
+        self.kernel_length = check_kernel_length(kernel_length)
+
     def call(self, x, y):
-        return _exp_of_negative(-_squared_distances(x, y) / (self.kernel_length**2))
+        squared = _squared_distances(x, y, type(self).__name__)
+        return _exp_of_negative(-squared / (self.kernel_length**2))
+
+    def get_config(self):
+        return {"kernel_length": self.kernel_length, **super().get_config()}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class LaplacianKernel(MinDiffKernel):
-    """Laplacian kernel `k(x, y) = exp(-||x - y||₂ / l)` with `l = kernel_length` (default 0.1).
+    """Laplacian kernel `k(x, y) = exp(-||x - y||₂ / l)` with `l = kernel_length`.
 
     The Euclidean norm has no derivative at 0 (the diagonal of `k(x, x)`); it is computed so that
-    its gradient there is 0 rather than NaN, on every backend, eager or compiled.
+    its gradient there is 0 rather than NaN, on every backend, eager or compiled. (TF Model
+    Remediation adds 1e-8 to `x - y` instead; the values agree to about 1e-7.)
+
+    Source: TF Model Remediation's `LaplacianKernel`; Prost et al. 2019 (arXiv:1910.11779).
+
+    Args:
+        kernel_length: positive finite number (Python or NumPy int or float), default 0.1, the
+            length scale `l`. Stored as a float.
+        tile_input: keyword-only bool, default True; see `MinDiffKernel`.
+
+    Raises:
+        TypeError: if `kernel_length` is not a number or `tile_input` not a bool.
+        ValueError: if `kernel_length` is not positive, or is infinite or NaN.
     """
 
+    def __init__(self, kernel_length=0.1, *, tile_input=True):
+        super().__init__(tile_input=tile_input)
+        self.kernel_length = check_kernel_length(kernel_length)
+
     def call(self, x, y):
-        squared = _squared_distances(x, y)
+        squared = _squared_distances(x, y, type(self).__name__)
         positive = ops.greater(squared, 0)
         safe_squared = ops.where(positive, squared, ops.ones_like(squared))
         distances = ops.where(positive, ops.sqrt(safe_squared), ops.zeros_like(squared))
         return _exp_of_negative(-distances / self.kernel_length)
+
+    def get_config(self):
+        return {"kernel_length": self.kernel_length, **super().get_config()}
 
 
 _KERNELS = {
@@ -132,13 +251,20 @@ def get_kernel(kernel, arg_name="kernel"):
     """Resolves a kernel name or instance to a `MinDiffKernel` instance.
 
     Args:
-        kernel: A `MinDiffKernel` instance, or a name, case-insensitive: `'gauss'`, `'gaussian'`,
-            `'laplace'` or `'laplacian'`, optionally followed by `'_kernel'`.
-        arg_name: Name of the argument, used in error messages.
+        kernel: a `MinDiffKernel` instance (returned as is), or a name, case-insensitive:
+            `'gauss'`, `'gaussian'`, `'laplace'` or `'laplacian'`, optionally followed by
+            `'_kernel'` (a new instance with the default arguments).
+        arg_name: name of the argument, used in error messages.
 
     Raises:
-        ValueError: for an unknown name or a value of another type.
+        TypeError: if `kernel` is neither a string nor a `MinDiffKernel` instance.
+        ValueError: for an unknown name.
     """
+    if not isinstance(kernel, (str, MinDiffKernel)):
+        raise TypeError(
+            f"`{arg_name}` must be a MinDiffKernel instance or a string (a kernel name such as "
+            f"'gaussian'); received {kernel!r} of type {type(kernel).__name__}."
+        )
     return resolve_name(
         kernel, _KERNELS, MinDiffKernel, suffix="_kernel", kind="kernel", arg_name=arg_name
     )

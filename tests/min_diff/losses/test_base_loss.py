@@ -287,7 +287,7 @@ def test_bad_kernel_raises(cls):
     with pytest.raises(ValueError, match="kernel") as info:
         cls(kernel="rbf")
     assert "'rbf'" in str(info.value)
-    with pytest.raises(ValueError, match="kernel"):
+    with pytest.raises(TypeError, match="kernel"):
         cls(kernel=1.5)
     with pytest.raises(ValueError, match="kernel_length"):
         cls(kernel=GaussianKernel(kernel_length=0.0))

@@ -134,10 +134,17 @@ def test_kernel_gradient_matches_finite_difference(name):
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("bad", [0, 0.0, -0.1, -1, float("nan"), "0.1", None, True, [0.1]])
+@pytest.mark.parametrize("bad", [0, 0.0, -0.1, -1, float("nan"), float("inf")])
 @pytest.mark.parametrize("cls", [GaussianKernel, LaplacianKernel])
 def test_invalid_kernel_length_raises(cls, bad):
     with pytest.raises(ValueError, match="kernel_length"):
+        cls(bad)
+
+
+@pytest.mark.parametrize("bad", ["0.1", None, True, [0.1]])
+@pytest.mark.parametrize("cls", [GaussianKernel, LaplacianKernel])
+def test_wrong_type_kernel_length_raises(cls, bad):
+    with pytest.raises(TypeError, match="kernel_length"):
         cls(bad)
 
 
@@ -154,13 +161,16 @@ def test_min_diff_kernel_is_abstract():
 
 
 def test_custom_kernel_subclass():
+    # `call` receives the tiled `[N, 1, D]` and `[1, M, D]` inputs (TF-MR's contract).
     class DotKernel(MinDiffKernel):
         def call(self, x, y):
-            return keras.ops.matmul(x, keras.ops.transpose(y))
+            return keras.ops.sum(x * y, axis=-1)
 
     x = np.array([1.0, 2.0, 3.0], dtype=np.float32)
     np.testing.assert_allclose(to_numpy(DotKernel()(x)), np.outer(x, x))
-    assert get_kernel(DotKernel(), "k").kernel_length == 0.1
+    kernel = DotKernel()
+    assert get_kernel(kernel, "k") is kernel
+    assert kernel.tile_input is True
 
 
 @pytest.mark.parametrize(
@@ -198,7 +208,7 @@ def test_get_kernel_unknown_name(bad):
 
 @pytest.mark.parametrize("bad", [3, None, GaussianKernel, 0.1])
 def test_get_kernel_wrong_type(bad):
-    with pytest.raises(ValueError, match="`kernel`"):
+    with pytest.raises(TypeError, match="`kernel`"):
         get_kernel(bad)
 
 
@@ -216,7 +226,8 @@ def test_kernel_serialization_round_trip(cls):
 
     from_config = cls.from_config(kernel.get_config())
     assert type(from_config) is cls
-    assert from_config.get_config() == kernel.get_config() == {"kernel_length": 0.37}
+    assert from_config.get_config() == kernel.get_config()
+    assert kernel.get_config() == {"kernel_length": 0.37, "tile_input": True}
 
 
 def test_kernels_are_registered():
@@ -227,7 +238,7 @@ def test_kernels_are_registered():
 
 
 def test_kernel_repr():
-    assert repr(LaplacianKernel(0.5)) == "LaplacianKernel(kernel_length=0.5)"
+    assert repr(LaplacianKernel(0.5)) == "LaplacianKernel(kernel_length=0.5, tile_input=True)"
 
 
 @pytest.mark.parametrize("kernel", [GaussianKernel(0.1), LaplacianKernel(0.01)])
