@@ -39,6 +39,9 @@ def test_demo_short_run_prints_tables_and_writes_report(tmp_path, capsys):
     assert settings["backend"] == keras.backend.backend()
     assert settings["epochs"] == 2 and settings["seed"] == 2 and settings["min_diff_weight"] == 2.5
     assert settings["test_rows"] == 16281
+    # MinDiff had both groups (the guides' frames spell them " Female"/" Male").
+    assert set(settings["min_diff_rows"]) == {"Female", "Male"}
+    assert min(settings["min_diff_rows"].values()) > 0
 
     assert (output_dir / "report.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     printed = capsys.readouterr().out

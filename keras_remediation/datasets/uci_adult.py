@@ -19,6 +19,12 @@ Example:
     >>> train = load_adult("train")   # 32,561 rows x 15 columns
     >>> test = load_adult("test")     # 16,281 rows x 15 columns
     >>> train["income"].unique()      # ['<=50K', '>50K'] (no trailing '.', also for 'test')
+    >>> load_adult("train", raw=True)["sex"].unique()   # [' Male', ' Female'], as in the file
+
+The file is parsed once per split and digest, as `pandas.read_csv(names=..., header=None)`
+reads it; `raw=True` returns that frame as is (the values TF Model Remediation's tutorial
+utilities see, which `keras_remediation.tools.tutorials_utils.uci.get_uci_data` reproduces),
+and the default, cleaned frame is derived from it.
 
 pandas is imported only when data is loaded, so importing this module stays light.
 """
@@ -96,7 +102,7 @@ _FILES = {
     ),
 }
 
-# Parsed frames, keyed by (split, digest of the file bytes); callers always get a copy.
+# Parsed frames, keyed by (split, digest of the file bytes, raw); callers always get a copy.
 _CACHE = {}
 
 
@@ -168,25 +174,21 @@ def _read_verified(split, data_dir):
     return path, actual, raw
 
 
-def _parse(split, path, raw):
+def _parse_raw(raw):
+    """The file as pandas reads it with only column names given: no cleaning at all."""
     import pandas as pd
 
-    spec = _FILES[split]
     text = gzip.decompress(raw).decode("ascii")
-    frame = pd.read_csv(
-        io.StringIO(text),
-        names=list(ADULT_COLUMNS),
-        header=None,
-        skiprows=spec.header_lines,
-        sep=",",
-        skipinitialspace=True,  # every value after a comma starts with one space
-        na_values=["?"],
-        keep_default_na=False,  # only '?' means missing
-        skip_blank_lines=True,  # both files end with an empty line
-        dtype={c: "int64" for c in ADULT_NUMERIC_COLUMNS},
-    )
+    return pd.read_csv(io.StringIO(text), names=list(ADULT_COLUMNS), header=None)
+
+
+def _clean(split, path, raw_frame):
+    """The cleaned frame, derived from the raw one (so both views come from one parse)."""
+    spec = _FILES[split]
+    frame = raw_frame.iloc[spec.header_lines :].reset_index(drop=True)
     for column in ADULT_CATEGORICAL_COLUMNS:
-        frame[column] = frame[column].str.strip()
+        values = frame[column].str.strip()  # every value after a comma starts with one space
+        frame[column] = values.where(values != "?")  # only '?' means missing
     # adult.test writes its labels as '>50K.' and '<=50K.'.
     frame["income"] = frame["income"].str.rstrip(".")
     if len(frame) != spec.rows:  # cannot happen with a verified file; never return a short set
@@ -194,20 +196,28 @@ def _parse(split, path, raw):
             f"Parsed {len(frame)} records from {path!r}; the UCI Adult {split!r} split has "
             f"{spec.rows}."
         )
+    for column in ADULT_NUMERIC_COLUMNS:
+        if frame[column].isna().any():
+            raise ValueError(f"Column {column!r} of {path!r} has missing values.")
+        frame[column] = frame[column].astype("int64")
     labels = set(frame["income"].unique())
     if labels != {"<=50K", ">50K"}:
         raise ValueError(f"Unexpected income labels {sorted(labels)} in {path!r}.")
     return frame
 
 
-def load_adult(split="train", *, data_dir=None):
+def load_adult(split="train", *, data_dir=None, raw=False):
     """Loads one split of the UCI Adult data set from the bundled copy, without a network.
 
     Every call reads the compressed file and checks its SHA-256 digest before anything is
     parsed; a file whose digest differs raises `DatasetChecksumError`, so a corrupt or truncated
     file never yields a smaller data set.
 
-    Cleaning applied (nothing else; no row is dropped):
+    The file is parsed once, as `pandas.read_csv(file, names=ADULT_COLUMNS, header=None)` reads
+    it (the call TF Model Remediation's tutorial utilities make); `raw=True` returns that frame
+    untouched, and the default, cleaned frame is derived from it.
+
+    Cleaning applied by default (nothing else; no record is dropped):
       - surrounding whitespace is stripped from every string value;
       - `"?"` (the UCI marker of an unknown value, found in `workclass`, `occupation` and
         `native-country`) becomes missing (NaN);
@@ -219,18 +229,25 @@ def load_adult(split="train", *, data_dir=None):
         data_dir: keyword-only; a directory holding `adult.data.gz` and `adult.test.gz` to read
             instead of the bundled copy (str or path-like). They must be byte-identical to the
             bundled files: the same digests are checked. Default None (the bundled copy).
+        raw: keyword-only bool, default False. True returns the file as pandas reads it, with
+            no cleaning: string values keep the space that follows each comma (`" Female"`,
+            `" ?"` for unknown values), the test labels keep their period (`" >50K."`), and
+            the test file's first line is row 0 (`age` `"|1x3 Cross validator"`, every other
+            column NaN), which makes the test split's `age` column strings and its other
+            numeric columns float64. Row counts 32,561 (`"train"`) and 16,282 (`"test"`).
 
     Returns:
         A new `pandas.DataFrame` (a fresh copy on every call) with a `RangeIndex` and the 15
         columns of `ADULT_COLUMNS`, in this order: `age`, `workclass`, `fnlwgt`, `education`,
         `education-num`, `marital-status`, `occupation`, `relationship`, `race`, `sex`,
         `capital-gain`, `capital-loss`, `hours-per-week`, `native-country`, `income`.
-        Shape `(32561, 15)` for `"train"`, `(16281, 15)` for `"test"`. The six columns of
-        `ADULT_NUMERIC_COLUMNS` are int64; the others hold strings (pandas' default string
-        dtype: `str` under pandas 3, `object` under pandas 2), missing values as NaN.
+        Cleaned (default): shape `(32561, 15)` for `"train"`, `(16281, 15)` for `"test"`; the
+        six columns of `ADULT_NUMERIC_COLUMNS` are int64; the others hold strings (pandas'
+        default string dtype: `str` under pandas 3, `object` under pandas 2), missing values as
+        NaN. With `raw=True`, as described under `raw`.
 
     Raises:
-        ValueError: if `split` is not `"train"` or `"test"`.
+        ValueError: if `split` is not `"train"` or `"test"`, or `raw` is not a bool.
         DatasetChecksumError: (a `ValueError`) if the file's SHA-256 digest is not the expected
             one; the message names the file and both digests.
         FileNotFoundError: if the file is missing.
@@ -240,8 +257,15 @@ def load_adult(split="train", *, data_dir=None):
         see `keras_remediation/datasets/data/NOTICE`.
     """
     split = _check_split(split)
-    path, digest, raw = _read_verified(split, data_dir)
-    key = (split, digest)
+    if not isinstance(raw, bool):
+        raise ValueError(f"`raw` must be True or False; received {raw!r}.")
+    path, digest, data = _read_verified(split, data_dir)
+    raw_key = (split, digest, True)
+    if raw_key not in _CACHE:
+        _CACHE[raw_key] = _parse_raw(data)
+    if raw:
+        return _CACHE[raw_key].copy()
+    key = (split, digest, False)
     if key not in _CACHE:
-        _CACHE[key] = _parse(split, path, raw)
+        _CACHE[key] = _clean(split, path, _CACHE[raw_key])
     return _CACHE[key].copy()

@@ -60,7 +60,8 @@ def run(
         seed: seed of weights, dropout and shuffles (both models use it). Default 1.
         learning_rate: Adam's learning rate. Default 1e-3.
         output_dir: directory that receives `report.json` and `report.png` (created).
-        train_sample: optional fraction in (0, 1] of the training split (for quick runs).
+        train_sample: optional fraction in (0, 1] of the training split (for quick runs),
+            drawn without replacement with seed `uci.SAMPLE_SEED`.
         verbose: Keras verbosity of `fit` (1: progress bars, 0: silent).
         log: callable receiving each line of the printed report.
 
@@ -68,12 +69,16 @@ def run(
         `{"baseline": report, "min_diff": report, "settings": {...}}`, each report a
         `group_report` dict of the test split (accuracy, auc, fpr_gap, fnr_gap, groups).
     """
-    train_df = uci.get_uci_data("train", sample=train_sample)
+    train_df = uci.get_uci_data("train")
+    if train_sample is not None:
+        # Distinct rows (the guides' `get_uci_data(sample=...)` draws with replacement).
+        train_df = train_df.sample(frac=train_sample, replace=False, random_state=uci.SAMPLE_SEED)
     test_df = uci.get_uci_data("test")
     preprocessor = uci.get_uci_preprocessor()
     x, y = uci.df_to_arrays(train_df, preprocessor)
     x_test, y_test = uci.df_to_arrays(test_df, preprocessor)
-    sex = train_df["sex"].to_numpy()
+    # The guides' frames keep the file's leading space (" Female"); the report uses clean names.
+    sex = train_df["sex"].str.strip().to_numpy()
     negatives = y[:, 0] == 0
     sensitive = x[(sex == SENSITIVE_GROUP) & negatives]
     nonsensitive = x[(sex == NONSENSITIVE_GROUP) & negatives]
@@ -121,7 +126,7 @@ def run(
     remediated.fit(packed, epochs=epochs, verbose=verbose)
     min_diff_seconds = time.perf_counter() - start
 
-    test_sex = test_df["sex"].to_numpy()
+    test_sex = test_df["sex"].str.strip().to_numpy()
     scores = {
         "baseline": baseline.predict(x_test, batch_size=4096, verbose=0)[:, 0],
         "min_diff": remediated.predict(x_test, batch_size=4096, verbose=0)[:, 0],

@@ -155,3 +155,37 @@ def test_bad_split(split):
 def test_file_paths():
     assert uci_adult.adult_file_path("train").endswith("adult.data.gz")
     assert uci_adult.adult_file_path("test", data_dir="/x").endswith("/x/adult.test.gz")
+
+
+@pytest.mark.parametrize("split, rows", [("train", 32561), ("test", 16282)])
+def test_raw_is_the_file_as_pandas_reads_it(split, rows):
+    import io
+
+    import pandas as pd
+
+    text = gzip.decompress((DATA_DIR / uci_adult._FILES[split].file_name).read_bytes())
+    expected = pd.read_csv(
+        io.StringIO(text.decode("ascii")), names=list(datasets.ADULT_COLUMNS), header=None
+    )
+    raw = load_adult(split, raw=True)
+    pd.testing.assert_frame_equal(raw, expected, check_exact=True)
+    assert raw.shape == (rows, 15)
+    assert set(raw["sex"].dropna()) == {" Female", " Male"}
+    assert (raw["workclass"] == " ?").any()
+    if split == "test":
+        assert raw.iloc[0]["age"] == "|1x3 Cross validator" and raw.iloc[0].isna().sum() == 14
+        assert set(raw["income"].dropna()) == {" <=50K.", " >50K."}
+    # The cleaned frame is the raw one cleaned: same records, in the same order.
+    clean = load_adult(split)
+    offset = rows - len(clean)
+    assert offset == (1 if split == "test" else 0)
+    assert (raw["sex"].iloc[offset:].str.strip().to_numpy() == clean["sex"].to_numpy()).all()
+    # Fresh copies, like the cleaned frames.
+    raw.loc[offset, "sex"] = "changed"
+    assert load_adult(split, raw=True).loc[offset, "sex"] != "changed"
+
+
+@pytest.mark.parametrize("raw", [1, "yes", None])
+def test_bad_raw(raw):
+    with pytest.raises(ValueError, match="`raw`"):
+        load_adult("train", raw=raw)
