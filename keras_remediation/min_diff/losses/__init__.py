@@ -2,6 +2,7 @@
 
 from keras_remediation.min_diff.losses.absolute_correlation_loss import AbsoluteCorrelationLoss
 from keras_remediation.min_diff.losses.adjusted_mmd_loss import AdjustedMMDLoss
+from keras_remediation.min_diff.losses import kernels
 from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
 from keras_remediation.min_diff.losses.kernels import GaussianKernel
 from keras_remediation.min_diff.losses.kernels import LaplacianKernel
@@ -20,4 +21,5 @@ __all__ = [
     "MinDiffLoss",
     "get_kernel",
     "get_min_diff_loss",
+    "kernels",
 ]

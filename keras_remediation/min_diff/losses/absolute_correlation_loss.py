@@ -22,15 +22,22 @@ class AbsoluteCorrelationLoss(MinDiffLoss):
     Improvements", AIES 2019 (arXiv:1901.04562); TF Model Remediation's
     `AbsoluteCorrelationLoss` (agrees to 1e-5 in float32 for 1-D predictions).
 
-    Args:
-        predictions_transform: optional callable applied to the predictions first.
+    Args (positional in this order, as in TF Model Remediation):
         name: defaults to `'absolute_correlation_loss'`.
+        enable_summary_histogram: bool or None (default: True on TensorFlow, where summaries
+            are written); see `MinDiffLoss`.
+        predictions_transform: keyword-only, optional callable applied to the predictions
+            first (an addition: TF Model Remediation's loss has no transform). Default None.
+
+    Raises: see `MinDiffLoss` (TypeError for a `name` that is not a string, e.g. a transform
+    passed positionally).
     """
 
-    def __init__(self, predictions_transform=None, name=None):
+    def __init__(self, name=None, enable_summary_histogram=None, *, predictions_transform=None):
         super().__init__(
             predictions_transform=predictions_transform,
             name=name or "absolute_correlation_loss",
+            enable_summary_histogram=enable_summary_histogram,
         )
 
     def call(self, membership, predictions, sample_weight=None):

@@ -33,17 +33,28 @@ class AdjustedMMDLoss(MMDLoss):
     Source: TF Model Remediation's `AdjustedMMDLoss` (agrees to 1e-5 in float32); standard
     error of a weighted mean, Kish, "Survey Sampling", 1965.
 
-    Args:
+    Args (positional in this order, as in TF Model Remediation):
         kernel: as for `MMDLoss`; defaults to `'gaussian'`.
         predictions_transform: optional callable applied to the predictions first.
         name: defaults to `'adjusted_mmd_loss'`.
+        enable_summary_histogram: bool or None (default: True on TensorFlow, where summaries
+            are written); see `MinDiffLoss`.
+
+    Raises: as `MMDLoss`.
     """
 
-    def __init__(self, kernel="gaussian", predictions_transform=None, name=None):
+    def __init__(
+        self,
+        kernel="gaussian",
+        predictions_transform=None,
+        name=None,
+        enable_summary_histogram=None,
+    ):
         super().__init__(
             kernel=kernel,
             predictions_transform=predictions_transform,
             name=name or "adjusted_mmd_loss",
+            enable_summary_histogram=enable_summary_histogram,
         )
 
     def call(self, membership, predictions, sample_weight=None):

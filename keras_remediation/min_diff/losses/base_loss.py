@@ -2,6 +2,8 @@
 
 import abc
 import re
+import sys
+import warnings
 
 import numpy as np
 import keras
@@ -12,7 +14,9 @@ from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
 from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.common.tensor_utils import static_batch_size
+from keras_remediation.min_diff.losses.kernels import check_bool
 from keras_remediation.min_diff.losses.kernels import get_kernel
+from keras_remediation.min_diff.losses.summary_utils import write_loss_summaries
 
 ARGUMENT_ORDER = "loss(membership, predictions, sample_weight=None)"
 
@@ -95,7 +99,7 @@ class MinDiffLoss(abc.ABC):
 
     It returns a scalar tensor, float32 (float64 if the predictions are float64).
 
-    Raises (on call):
+    Raises (on call, from `_preprocess_inputs`, which every built-in loss's `call` uses):
         ValueError: if `membership` holds values other than 0 and 1 (the typical sign of
             swapped arguments); if a shape is not one of the above; if the batch sizes of the
             three inputs differ; if `sample_weight` is negative or not finite. Values are
@@ -125,16 +129,45 @@ class MinDiffLoss(abc.ABC):
     `call` that uses it must not apply them again. A `call` that skips it receives neither
     transforms nor the checks listed above.
 
-    Args:
-        membership_transform: optional callable applied to `membership` first.
-        predictions_transform: optional callable applied to `predictions` first, e.g.
-            `keras.ops.sigmoid` to compare probabilities rather than logits.
-        membership_kernel: optional kernel (name or `MinDiffKernel`) for subclasses.
-        predictions_kernel: optional kernel (name or `MinDiffKernel`) for subclasses.
-        name: name used for logging; defaults to the class name in snake case.
+    Args (positional in this order, as in TF Model Remediation):
+        membership_transform: optional callable applied to `membership` by
+            `_preprocess_inputs`. Default None.
+        predictions_transform: optional callable applied to `predictions` by
+            `_preprocess_inputs`, e.g. `keras.ops.sigmoid` to compare probabilities rather
+            than logits. Default None.
+        membership_kernel: optional kernel, a name (`'gaussian'`, `'laplacian'`, …; see
+            `get_kernel`) or a `MinDiffKernel`, applied to membership by `_apply_kernels`.
+            Default None.
+        predictions_kernel: optional kernel, as `membership_kernel`, applied to predictions by
+            `_apply_kernels`. Default None.
+        name: string used for logging and as the prefix of the summaries; defaults to the
+            class name in snake case (TF Model Remediation's rule: `MyHTTPLoss` →
+            `'my_http_loss'`, and a leading underscore gives a `'private'` prefix).
+        enable_summary_histogram: bool or None (default). Whether each call also writes
+            histograms of the predictions (see "Summaries"). None means True on the
+            TensorFlow backend (TF Model Remediation's default) and False on JAX and PyTorch,
+            which have no `tf.summary` writer; True on those backends warns at construction
+            (UserWarning naming the backend) and writes nothing. The attribute
+            `enable_summary_histogram` holds the resolved bool.
 
     Raises (on construction):
-        ValueError: if a transform is not callable or a kernel is unknown.
+        TypeError: if a kernel is neither a string nor a `MinDiffKernel`, `name` is neither a
+            string nor None, or `enable_summary_histogram` is neither a bool nor None.
+        ValueError: if a transform is not callable (TF Model Remediation raises ValueError
+            here too) or a kernel name is unknown.
+
+    Summaries (TensorFlow backend): whenever a default `tf.summary` writer is set, each call
+    writes TF Model Remediation's scalar summaries (example counts, average prediction, loss)
+    and, if `enable_summary_histogram`, three histograms of the predictions, under
+    `<name>_inputs/`; see `summary_utils`. Without a writer nothing is written and nothing is
+    added to a traced graph. Inside an XLA-compiled function (`jit_compile=True`), which
+    cannot run summary ops, they are skipped with a UserWarning. On JAX and PyTorch no
+    summaries are written.
+
+    Serialization: `get_config()` holds `name` and every other argument that is not None
+    (transforms and kernels serialised with `keras.saving.serialize_keras_object`), so
+    `from_config(get_config())` rebuilds an equal loss, also for a subclass whose
+    constructor takes fewer arguments (as long as those it lacks are None).
     """
 
     def __init__(
@@ -144,7 +177,13 @@ class MinDiffLoss(abc.ABC):
         membership_kernel=None,
         predictions_kernel=None,
         name=None,
+        enable_summary_histogram=None,
     ):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"`name` must be a string or None; received {name!r} of type "
+                f"{type(name).__name__}."
+            )
         validate_transform(membership_transform, "membership_transform")
         validate_transform(predictions_transform, "predictions_transform")
         self.membership_transform = membership_transform
@@ -158,15 +197,39 @@ class MinDiffLoss(abc.ABC):
             else get_kernel(predictions_kernel, "predictions_kernel")
         )
         self.name = name or _snake_case(type(self).__name__)
+        self._enable_summary_histogram = (
+            None
+            if enable_summary_histogram is None
+            else check_bool(enable_summary_histogram, "enable_summary_histogram")
+        )
+        backend = keras.backend.backend()
+        if self._enable_summary_histogram is None:
+            self.enable_summary_histogram = backend == "tensorflow"
+        elif self._enable_summary_histogram and backend != "tensorflow":
+            warnings.warn(
+                f"`enable_summary_histogram=True` has no effect on the {backend} backend: "
+                "MinDiff loss summaries are written with `tf.summary`, on the TensorFlow "
+                "backend only. Leave it unset or pass False to silence this warning.",
+                UserWarning,
+                stacklevel=_stacklevel_outside(self),
+            )
+            self.enable_summary_histogram = False
+        else:
+            self.enable_summary_histogram = self._enable_summary_histogram
 
     def __call__(self, membership, predictions, sample_weight=None):
         """Returns the scalar loss of `membership`, `predictions` and optional `sample_weight`.
 
         The inputs are handed unchanged to `self.call(membership, predictions, sample_weight)`
         (`sample_weight` may be None), as in TF Model Remediation; `call` preprocesses them
-        with `_preprocess_inputs`. Shapes and errors: see the class docstring.
+        with `_preprocess_inputs`. On TensorFlow, with a default `tf.summary` writer, the
+        summaries of the class docstring are then written. Shapes and errors: see the class
+        docstring.
         """
-        return self.call(membership, predictions, sample_weight)
+        value = self.call(membership, predictions, sample_weight)
+        if keras.backend.backend() == "tensorflow":
+            write_loss_summaries(self, membership, predictions, sample_weight, value)
+        return value
 
     def _preprocess_inputs(self, membership, predictions, sample_weight=None):
         """Applies the transforms, validates and reshapes the inputs and normalises the weights.
@@ -265,28 +328,64 @@ class MinDiffLoss(abc.ABC):
         """
 
     def get_config(self):
+        """Returns `name` and every other constructor argument that is not None.
+
+        Keys: `name`, and when set `membership_transform`, `predictions_transform`,
+        `membership_kernel`, `predictions_kernel` (serialised with
+        `keras.saving.serialize_keras_object`) and `enable_summary_histogram` (as given; None,
+        the backend's default, is left out so a config moves between backends). JSON-ready
+        when the transforms are serialisable (Keras functions, registered functions; lambdas
+        need `safe_mode=False` to load). A subclass with other arguments extends this.
+        """
         config = {"name": self.name}
-        if self.predictions_transform is not None:
-            config["predictions_transform"] = keras.saving.serialize_keras_object(
-                self.predictions_transform
-            )
+        for key in ("membership_transform", "predictions_transform", "membership_kernel",
+                    "predictions_kernel"):
+            value = getattr(self, key)
+            if value is not None:
+                config[key] = keras.saving.serialize_keras_object(value)
+        if self._enable_summary_histogram is not None:
+            config["enable_summary_histogram"] = self._enable_summary_histogram
         return config
 
     @classmethod
     def from_config(cls, config):
+        """Builds a loss from `get_config()`: deserialises transforms and kernels, then
+        `cls(**config)`. Kernels may also be given as names."""
         config = dict(config)
-        if config.get("predictions_transform") is not None:
-            config["predictions_transform"] = keras.saving.deserialize_keras_object(
-                config["predictions_transform"]
-            )
-        if config.get("kernel") is not None and not isinstance(config["kernel"], str):
-            config["kernel"] = keras.saving.deserialize_keras_object(config["kernel"])
+        for key, value in config.items():
+            if value is None or callable(value):
+                continue
+            if key.endswith("_transform") or (
+                key in _KERNEL_KEYS and not isinstance(value, str)
+            ):
+                config[key] = keras.saving.deserialize_keras_object(value)
         return cls(**config)
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+_KERNEL_KEYS = ("kernel", "membership_kernel", "predictions_kernel")
+
+
+def _stacklevel_outside(obj):
+    """`stacklevel` for a warning raised in `obj`'s constructor that points at the line that
+    built `obj` (past the chain of subclass `__init__` frames)."""
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_locals.get("self") is obj:
+        level += 1
+        frame = frame.f_back
+    return level
+
+
 def _snake_case(name):
-    """`MMDLoss` -> `mmd_loss`, `AbsoluteCorrelationLoss` -> `absolute_correlation_loss`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    """Default loss name: the class name in snake case, by TF Model Remediation's rule.
+
+    `MMDLoss` → `mmd_loss`, `MyHTTPLoss` → `my_http_loss`, `Loss2D` → `loss2d`; a name that
+    would start with `_` gets the prefix `private` (`_CustomLoss` → `private__custom_loss`),
+    TensorFlow name scopes not accepting a leading underscore.
+    """
+    words = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
+    return "private" + snake if snake.startswith("_") else snake

@@ -24,9 +24,19 @@ def get_min_diff_loss(loss, arg_name="loss"):
             `'adjusted_mmd'`, each optionally followed by `'_loss'`.
         arg_name: name of the argument, used in error messages.
 
+    Returns:
+        `loss` itself if it is a `MinDiffLoss`, else a new instance of the named loss with
+        its default arguments.
+
     Raises:
-        ValueError: for an unknown name or a value of another type.
+        TypeError: if `loss` is neither a string nor a `MinDiffLoss` instance.
+        ValueError: for an unknown name.
     """
+    if not isinstance(loss, (str, MinDiffLoss)):
+        raise TypeError(
+            f"`{arg_name}` must be a MinDiffLoss instance or a string (a loss name such as "
+            f"'mmd'); received {loss!r} of type {type(loss).__name__}."
+        )
     return resolve_name(
         loss, _LOSSES, MinDiffLoss, suffix="_loss", kind="MinDiff loss", arg_name=arg_name
     )

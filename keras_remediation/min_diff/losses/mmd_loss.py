@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
+from keras_remediation.min_diff.losses.kernels import get_kernel
 
 
 def weighted_mmd(kernel_matrix, membership, normed_weights):
@@ -59,20 +60,39 @@ class MMDLoss(MinDiffLoss):
     Computed in vector form (`cᵀKc`) rather than with `[batch, batch]` weight masks: one
     `[batch, batch]` kernel matrix is the only quadratic-size intermediate.
 
-    Args:
+    Args (positional in this order, as in TF Model Remediation):
         kernel: `'gaussian'` (default) or `'laplacian'` (also `'gauss'`, `'laplace'`, with an
-            optional `'_kernel'` suffix, case-insensitive) or a `MinDiffKernel` instance.
-        predictions_transform: optional callable applied to the predictions first.
+            optional `'_kernel'` suffix, case-insensitive) or a `MinDiffKernel` instance,
+            applied to the predictions (it is the loss's `predictions_kernel`).
+        predictions_transform: optional callable applied to the predictions first, e.g.
+            `keras.ops.sigmoid`. Default None.
         name: defaults to `'mmd_loss'`.
+        enable_summary_histogram: bool or None (default: True on TensorFlow, where summaries
+            are written); see `MinDiffLoss`.
+
+    Raises:
+        TypeError: if `kernel` is neither a string nor a `MinDiffKernel`; see `MinDiffLoss`
+            for the other arguments.
+        ValueError: for an unknown kernel name or a non-callable transform.
 
     Called as `loss(membership, predictions, sample_weight=None)`; see `MinDiffLoss`.
+    Serialised as `{'kernel', 'name'}` plus `predictions_transform` and
+    `enable_summary_histogram` when set; `from_config` also accepts TF Model Remediation's
+    key `predictions_kernel` for `kernel`.
     """
 
-    def __init__(self, kernel="gaussian", predictions_transform=None, name=None):
+    def __init__(
+        self,
+        kernel="gaussian",
+        predictions_transform=None,
+        name=None,
+        enable_summary_histogram=None,
+    ):
         super().__init__(
             predictions_transform=predictions_transform,
-            predictions_kernel=kernel,
+            predictions_kernel=get_kernel(kernel, "kernel"),
             name=name or "mmd_loss",
+            enable_summary_histogram=enable_summary_histogram,
         )
 
     def call(self, membership, predictions, sample_weight=None):
@@ -85,5 +105,12 @@ class MMDLoss(MinDiffLoss):
 
     def get_config(self):
         config = super().get_config()
-        config["kernel"] = keras.saving.serialize_keras_object(self.predictions_kernel)
+        config["kernel"] = config.pop("predictions_kernel")
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "predictions_kernel" in config:  # TF Model Remediation's key.
+            config["kernel"] = config.pop("predictions_kernel")
+        return super().from_config(config)

@@ -404,7 +404,7 @@ def test_membership_transform_runs_before_validation():
 def test_base_names_and_abstractness():
     with pytest.raises(TypeError):
         MinDiffLoss()
-    assert _RecordingLoss().name == "_recording_loss"
+    assert _RecordingLoss().name == "private__recording_loss"  # TF-MR's rule.
 
     class MyHTTPLoss(_RecordingLoss):
         pass

@@ -57,7 +57,7 @@ def test_get_min_diff_loss_unknown_name(bad):
 
 @pytest.mark.parametrize("bad", [None, 1, MMDLoss, GaussianKernel(), keras.losses.MeanSquaredError()])
 def test_get_min_diff_loss_wrong_type(bad):
-    with pytest.raises(ValueError, match="`loss` must be a MinDiff loss name"):
+    with pytest.raises(TypeError, match="`loss` must be a MinDiffLoss instance or a string"):
         get_min_diff_loss(bad)
 
 
@@ -150,7 +150,7 @@ def test_get_config_from_config_round_trip(make_loss):
 def test_config_contents():
     config = MMDLoss(kernel=LaplacianKernel(0.35), name="md").get_config()
     assert config["name"] == "md"
-    assert config["kernel"]["config"] == {"kernel_length": 0.35}
+    assert config["kernel"]["config"] == {"kernel_length": 0.35, "tile_input": True}
     assert "predictions_transform" not in config
     assert AbsoluteCorrelationLoss().get_config() == {"name": "absolute_correlation_loss"}
 
