@@ -103,7 +103,10 @@ def _prepared_data(train_sample, partition_column, num_clients, seed):
     """Preprocessed train/test arrays and the partition (cached per process)."""
     from keras_remediation.tools.tutorials_utils import uci
 
-    train_df = uci.get_uci_data("train", sample=train_sample)
+    train_df = uci.get_uci_data("train")
+    if train_sample is not None:
+        # Distinct rows (the guides' `get_uci_data(sample=...)` draws with replacement).
+        train_df = train_df.sample(frac=train_sample, replace=False, random_state=uci.SAMPLE_SEED)
     test_df = uci.get_uci_data("test")
     preprocessor = uci.get_uci_preprocessor()
     x, y = uci.df_to_arrays(train_df, preprocessor)
@@ -118,8 +121,9 @@ def _prepared_data(train_sample, partition_column, num_clients, seed):
             )
         parts = partition_by_column(train_df[partition_column].to_numpy(), num_clients, seed)
     return {
-        "x": x, "y": y, "sex": train_df["sex"].to_numpy(),
-        "x_test": x_test, "y_test": y_test, "test_sex": test_df["sex"].to_numpy(),
+        # The guides' frames keep the file's leading space (" Female"); use clean names.
+        "x": x, "y": y, "sex": train_df["sex"].str.strip().to_numpy(),
+        "x_test": x_test, "y_test": y_test, "test_sex": test_df["sex"].str.strip().to_numpy(),
         "parts": parts,
     }
 

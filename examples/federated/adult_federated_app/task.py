@@ -52,13 +52,15 @@ def model_fn(context):
 
 @functools.lru_cache(maxsize=2)
 def _train_arrays(train_sample, partition_column, num_partitions, seed):
-    frame = uci.get_uci_data("train", sample=None if train_sample >= 1.0 else train_sample)
+    frame = uci.get_uci_data("train")
+    if train_sample < 1.0:  # distinct rows (`get_uci_data(sample=...)` draws with replacement)
+        frame = frame.sample(frac=train_sample, replace=False, random_state=uci.SAMPLE_SEED)
     x, y = uci.df_to_arrays(frame, uci.get_uci_preprocessor())
     if partition_column:
         parts = partition_by_column(frame[partition_column].to_numpy(), num_partitions, seed)
     else:
         parts = iid_partition(len(x), num_partitions, seed)
-    return x, y, frame["sex"].to_numpy(), parts
+    return x, y, frame["sex"].str.strip().to_numpy(), parts  # " Female" -> "Female"
 
 
 def data_fn(partition_id, num_partitions, context):
