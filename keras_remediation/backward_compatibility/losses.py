@@ -36,13 +36,12 @@ regularisation twice); the NLL loss picks one probability per example (the ancho
 B×B matrix); strict imitation imitates h1's outputs (the anchor's compared h2 with the labels).
 """
 
-import math
-import numbers
 
 import keras
 from keras import ops
 
 from keras_remediation.common.tensor_utils import compute_dtype
+from keras_remediation.common.validation import check_loss_weight
 
 #: Names of the base losses understood by `per_example_loss` and the dissonance functions.
 LOSS_KINDS = (
@@ -63,21 +62,10 @@ def check_lambda_c(lambda_c, arg_name="lambda_c"):
     """Returns `lambda_c` as a float after checking that it is a finite number ≥ 0.
 
     Raises:
-        ValueError: if `lambda_c` is not a real number (booleans included), is negative, NaN or
-            infinite. The message names `arg_name`, what was expected and what was received.
+        TypeError: if `lambda_c` is not a real number (booleans and strings included).
+        ValueError: if `lambda_c` is negative, NaN or infinite.
     """
-    if isinstance(lambda_c, bool) or not isinstance(lambda_c, numbers.Real):
-        raise ValueError(
-            f"`{arg_name}` must be a non-negative finite number (the weight of the dissonance); "
-            f"received {lambda_c!r} of type {type(lambda_c).__name__}."
-        )
-    value = float(lambda_c)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"`{arg_name}` must be a non-negative finite number (the weight of the dissonance); "
-            f"received {lambda_c!r}."
-        )
-    return value
+    return check_loss_weight(lambda_c, arg_name, "the weight of the dissonance")
 
 
 def check_kind(kind, arg_name="loss"):

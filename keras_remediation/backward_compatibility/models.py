@@ -15,8 +15,9 @@ import keras
 from keras import ops
 
 from keras_remediation.backward_compatibility import losses as bc_losses
+from keras_remediation.common.keras_internals import discarding_added_losses
+from keras_remediation.common.keras_internals import flatten_layers
 from keras_remediation.common.remediation_model import RemediationModel
-from keras_remediation.common.remediation_model import discarding_added_losses
 
 # Keras's built-in losses and what the dissonance needs to know about them: the kind of output
 # (binary scores or a categorical distribution) and whether it takes logits.
@@ -152,7 +153,6 @@ class BCNewErrorCompatibilityModel(RemediationModel):
     """
 
     _extra_loss_name = "dissonance"
-    _extra_loss_needs_targets = True
 
     def __init__(self, *args, h1=None, lambda_c=0.0, **kwargs):
         original_model = _original_model_from_args(args, kwargs, type(self).__name__)
@@ -171,11 +171,12 @@ class BCNewErrorCompatibilityModel(RemediationModel):
         # Every layer explicitly: a subclassed h1 built with `trainable=False` (as `from_config`
         # does when loading a saved wrapper) keeps trainable sublayers after `h1.trainable =
         # False` in Keras 3, and would then be trained and regularised with h2.
-        for layer in h1._flatten_layers(include_self=True):
+        for layer in flatten_layers(h1):
             layer.trainable = False
         self._h1 = h1
         self._lambda_c = lambda_c
         self._resolved_loss = None
+        self._create_extra_loss_metrics()
 
     # Properties ---------------------------------------------------------------------------------
 
@@ -249,12 +250,17 @@ class BCNewErrorCompatibilityModel(RemediationModel):
 
     # Training -----------------------------------------------------------------------------------
 
-    def _compute_extra_loss_from_targets(self, x, y, y_pred, sample_weight, training):
-        """`(λ_c · dissonance, dissonance)` of a labelled batch, for `compute_loss`."""
+    def _on_missing_extra_data(self, training):
+        """BC needs no side data: h1 runs on the batch itself, in `compute_loss`."""
+        if training:
+            self._extra_loss_seen_in_training = True
+
+    def _compute_target_losses(self, x, y, y_pred, sample_weight, training):
+        """`[(λ_c · dissonance, dissonance)]` of a labelled batch, for `compute_loss`."""
         dissonance = self._dissonance_from_outputs(
             self._compiled_loss(), y, y_pred, self._h1_inference(x), sample_weight
         )
-        return ops.cast(self._lambda_c, dissonance.dtype) * dissonance, dissonance
+        return [(ops.cast(self._lambda_c, dissonance.dtype) * dissonance, dissonance)]
 
     def _compiled_loss(self):
         if self.loss is None:
@@ -287,23 +293,12 @@ class BCNewErrorCompatibilityModel(RemediationModel):
 
     # Serialisation ------------------------------------------------------------------------------
 
-    def get_config(self):
-        config = self._base_config()
-        config["original_model"] = keras.saving.serialize_keras_object(self.original_model)
+    def _remediation_config(self):
         h1_config = keras.saving.serialize_keras_object(self._h1)
         # h1 is frozen: its own training configuration (if it was compiled) is not needed, and
         # restoring it would leave an unbuilt optimizer that cannot take the saved state.
         h1_config.pop("compile_config", None)
-        config["h1"] = h1_config
-        config["lambda_c"] = self._lambda_c
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        original_model = keras.saving.deserialize_keras_object(config.pop("original_model"))
-        config["h1"] = keras.saving.deserialize_keras_object(config["h1"])
-        return cls(original_model, **config)
+        return {"h1": h1_config, "lambda_c": self._lambda_c}
 
 
 @keras.saving.register_keras_serializable(package="keras_remediation")

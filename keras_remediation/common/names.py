@@ -30,7 +30,7 @@ def resolve_name(value, table, base_class, *, suffix, kind, arg_name):
             f"(case-insensitive, '{suffix}' optional) or a {base_class.__name__} instance; "
             f"received {value!r}."
         )
-    raise ValueError(
+    raise TypeError(
         f"`{arg_name}` must be a {kind} name or a {base_class.__name__} instance; received "
         f"{value!r} of type {type(value).__name__}."
     )

@@ -1,57 +1,41 @@
-"""`RemediationModel`: a Keras model that trains another model with an extra loss component.
+"""`RemediationModel`: a Keras model that trains another model with extra loss components.
 
-Every technique of keras-remediation is "the original model's loss + weight × an extra loss
-computed from side data packed into the inputs". This base class does the shared part once:
-wrapping and delegating to the original model, reporting the extra loss as its own metric in
-`fit`/`evaluate` logs on every backend, compiling both models, detecting a custom
-`train_step` that drops the extra loss, and saving in the `.keras` format. A technique
-subclasses it and implements three hooks: `_unpack_original_inputs`, `_unpack_extra_data` and
-`_compute_extra_loss`.
+Every technique of keras-remediation is "the original model's loss + weighted extra losses".
+This base class does the shared part once, around hooks that each technique maps to its public,
+overridable methods (see ARCHITECTURE.md):
 
-How the extra loss reaches training: `call` computes it when the inputs carry side data and
-adds it with `add_loss`, so it is part of `model.losses` (an eager `model(batch,
-training=True)` leaves it there, as TF Model Remediation promised). Keras's default
-`compute_loss` adds `model.losses` to the compiled loss once, together with the
-regularisation losses. `compute_loss` is overridden only to update the metric from the value
-computed in `call` (a metric updated inside `call` would read 0 under JAX).
+- `_unpack_original_inputs(inputs)` and `_unpack_extra_data(inputs)`: split a packed batch
+  (MinDiff: `unpack_original_inputs`, `unpack_min_diff_data`).
+- `_compute_extra_losses(extra_data, training, mask)`: the weighted extra losses of the side
+  data, one per named term (MinDiff: `compute_min_diff_loss`). `call` adds them with `add_loss`,
+  so they are in `model.losses` and Keras's `compute_loss` counts them once, with the
+  regularisation losses.
+- `_compute_target_losses(x, y, y_pred, sample_weight, training)`: extra losses that need the
+  labels (backward compatibility), added by `compute_loss`.
+
+Each term has its own `keras.metrics.Mean`, updated in `compute_loss` from the losses `call`
+added in the same forward pass (read back from Keras's own loss tracking, so nothing carries
+over from an earlier call) and from the target losses. The base also validates and tracks the
+wrapped model (including in TF Model Remediation's mixin recipe with Sequential or Functional
+custom classes), compiles both models, warns when a custom `train_step` drops the extra loss,
+and writes `get_config` / `from_config`, merging a custom base class's config.
 """
 
-import contextlib
 import warnings
 
 import keras
 
-
-@contextlib.contextmanager
-def discarding_added_losses(model):
-    """Drops the losses that `model`'s layers add with `add_loss` inside this context.
-
-    Used around extra forward passes of the original model (e.g. on MinDiff examples), so that
-    a model's own internal losses count once, for the original batch. Works in eager mode and
-    in Keras's stateless scope (JAX); relies on Keras 3's per-layer loss lists.
-
-    The losses present on entry are restored as they were, not only the new ones dropped: when
-    the extra pass is the entry call of `model` (no outer call context, as under JAX's
-    `stateless_call`, which runs the wrapper's `call` directly), Keras first clears `model`'s
-    losses of the original batch, in its layers and in the stateless scope.
-    """
-    layers = list(model._flatten_layers(include_self=True))
-    saved = [(list(layer._losses), set(layer._loss_ids)) for layer in layers]
-    scope = keras.src.backend.get_stateless_scope()
-    scope_losses = list(scope.losses) if scope is not None else None
-    try:
-        yield
-    finally:
-        for layer, (losses, loss_ids) in zip(layers, saved):
-            layer._losses[:] = losses
-            layer._loss_ids.clear()
-            layer._loss_ids.update(loss_ids)
-        if scope is not None:
-            scope.losses[:] = scope_losses
+from keras_remediation.common import keras_internals
 
 
 class _ExtraLossUseCheck(keras.callbacks.Callback):
-    """After the first training batch, warns if the extra loss was computed but dropped."""
+    """After the first training batch, warns if the extra loss was computed but dropped.
+
+    It reads flags set in Python while the step is traced or run, never the logs, so it is
+    async-safe: Keras keeps dispatching steps without waiting for the device.
+    """
+
+    async_safe = True
 
     def __init__(self, wrapper):
         super().__init__()
@@ -75,27 +59,41 @@ class _ExtraLossUseCheck(keras.callbacks.Callback):
             )
 
 
+def _is_library_class(klass):
+    module = klass.__module__.split(".")[0]
+    return klass is object or module in ("keras", "keras_remediation")
+
+
+def _deserialize_value(value):
+    """A config value as an object: serialised Keras objects (dicts with `class_name`) loaded."""
+    if isinstance(value, dict):
+        if "class_name" in value:
+            return keras.saving.deserialize_keras_object(value)
+        return {key: _deserialize_value(item) for key, item in value.items()}
+    return value
+
+
 class RemediationModel(keras.Model):
-    """Base class: `original_model`'s loss + an extra loss computed from packed side data.
+    """Base class: `original_model`'s loss + weighted extra losses from packed side data.
 
     Args:
         original_model: the `keras.Model` to train (Sequential, Functional or subclassed,
             single or multi-output). Inference and evaluation use its outputs.
-        **kwargs: passed to `keras.Model.__init__` (e.g. `name`).
+        **kwargs: passed to the next base class's `__init__` (`keras.Model`, or a custom model
+            class mixed in after the wrapper, e.g. `class C(MinDiffModel, CustomModel)`).
 
     Raises:
         TypeError: if `original_model` is not a `keras.Model`.
+        ValueError: (or the error raised by the custom base class) if a custom base class
+            cannot be initialised with `kwargs`; for a Functional custom base class, if it does
+            not pass its keyword arguments on to `super().__init__`.
 
-    Subclasses set `_extra_loss_name` (the metric name, e.g. `"min_diff_loss"`) and implement
-    `_unpack_original_inputs(inputs)`, `_unpack_extra_data(inputs)` (None when absent) and
-    `_compute_extra_loss(extra_data, training, mask)` returning a list of weighted scalar
-    losses. A technique whose extra loss needs the labels (backward compatibility) sets
-    `_extra_loss_needs_targets = True` and implements `_compute_extra_loss_from_targets`
-    instead: `call` then runs the original model alone and `compute_loss` adds the loss.
+    Subclasses set `_extra_loss_name` (e.g. `"min_diff_loss"`), call
+    `self._create_extra_loss_metrics(keys)` at the end of `__init__`, implement the hooks of the
+    module docstring and `_remediation_config()` (their constructor arguments).
     """
 
     _extra_loss_name = "extra_loss"
-    _extra_loss_needs_targets = False
 
     def __init__(self, original_model, **kwargs):
         if not isinstance(original_model, keras.Model):
@@ -103,44 +101,98 @@ class RemediationModel(keras.Model):
                 f"`original_model` must be a keras.Model instance; received "
                 f"{original_model!r} of type {type(original_model).__name__}."
             )
-        super().__init__(**kwargs)
+        self._init_model_bases(kwargs)
         self._original_model = original_model
-        # The wrapper owns no weights: it is built as soon as the original model is.
-        self.built = original_model.built
-        self._extra_loss_tracker = keras.metrics.Mean(name=self._extra_loss_name)
-        self._pending_extra_loss = None
+        keras_internals.track_sublayer(self, original_model)
+        # The wrapper owns no weights: it is built as soon as it exists.
+        self.built = True
+        self._extra_loss_metrics = []
         self._in_fit = False
         self._extra_loss_seen_in_training = False
         self._extra_loss_used = False
         self._extra_loss_checked = True
         self._warned_no_extra_data = False
 
+    def _init_model_bases(self, kwargs):
+        """Runs the next base class's `__init__` (keras.Model's, or a custom class's)."""
+        cls = type(self)
+        functional = keras_internals.is_functional_subclass(cls)
+        if functional:
+            kwargs = {"inputs": None, "outputs": None, "skip_init": True, **kwargs}
+        try:
+            if functional:
+                with keras_internals.functional_init_skipped(self):
+                    super().__init__(**kwargs)
+            else:
+                super().__init__(**kwargs)
+        except (TypeError, ValueError) as error:
+            custom = [k.__name__ for k in cls.__mro__ if not _is_library_class(k)]
+            raise type(error)(
+                f"There was a problem initializing the {cls.__name__} instance: the keyword "
+                f"arguments {sorted(kwargs)} were not accepted by `keras.Model` or by a custom "
+                f"base class ({', '.join(custom) or 'none'}). A custom base class must accept "
+                f"and pass its keyword arguments on to `super().__init__`. Error raised: {error}"
+            ) from error
+
+    def _create_extra_loss_metrics(self, keys=None):
+        """One `Mean` metric per extra-loss term: `<name>`, or `<key>_<name>` for named terms."""
+        names = [self._extra_loss_name] if keys is None else [
+            f"{key}_{self._extra_loss_name}" for key in keys
+        ]
+        self._extra_loss_metrics = [keras.metrics.Mean(name=name) for name in names]
+
     @property
     def original_model(self):
         """The wrapped `keras.Model`."""
         return self._original_model
 
-    # Hooks for subclasses ----------------------------------------------------------------------
+    # Hooks for techniques ----------------------------------------------------------------------
 
     def _unpack_original_inputs(self, inputs):
-        raise NotImplementedError
+        """The original model's part of `inputs`. Default: all of them."""
+        return inputs
 
     def _unpack_extra_data(self, inputs):
+        """The side data of `inputs`, or None. Default: None (no side data)."""
+        return None
+
+    def _compute_extra_losses(self, extra_data, training=None, mask=None):
+        """The list of weighted extra losses of `extra_data`, one per metric, in order."""
         raise NotImplementedError
 
-    def _compute_extra_loss(self, extra_data, training=None, mask=None):
-        raise NotImplementedError
+    def _compute_target_losses(self, x, y, y_pred, sample_weight, training):
+        """Extra losses that need the labels: a list of `(weighted loss, metric value)`.
 
-    def _compute_extra_loss_from_targets(self, x, y, y_pred, sample_weight, training):
-        """Returns `(weighted extra loss, value for the metric)` of a labelled batch.
-
-        Used when `_extra_loss_needs_targets` is True; called by `compute_loss` after Keras's
-        loss (regularisation losses count once), `y_pred` being the original model's outputs.
+        Called by `compute_loss` after Keras's own loss, with `y_pred` the original model's
+        outputs. Default: none.
         """
-        raise NotImplementedError
+        return []
+
+    def _on_missing_extra_data(self, training):
+        """Called by `call` when the inputs carry no side data. Default: require it to train.
+
+        Raises ValueError for `training=True` outside `fit` (a direct call); inside `fit` the
+        batch trains the original model alone, with one warning per `fit`.
+        """
+        if training is not True:
+            return
+        if not self._in_fit:
+            raise ValueError(self._missing_extra_data_message())
+        if not self._warned_no_extra_data:
+            self._warned_no_extra_data = True
+            warnings.warn(
+                f"{type(self).__name__}.fit: the batches carry no side data, so this fit "
+                f"trains the original model without the {self._extra_loss_name}.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _missing_extra_data_message(self):
         return f"{type(self).__name__} was called with training=True but without its side data."
+
+    def _remediation_config(self):
+        """The technique's constructor arguments (objects; Keras serialises them)."""
+        raise NotImplementedError
 
     # Keras model API ---------------------------------------------------------------------------
 
@@ -151,59 +203,44 @@ class RemediationModel(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
-        """Calls `original_model` on the original inputs, adding the extra loss if side data is in.
+        """Calls `original_model` on the original inputs, adding the extra losses if side data is in.
 
         Raises:
             ValueError: if `training=True` in a direct call and `inputs` carry no side data.
         """
-        if self._extra_loss_needs_targets:
-            if training:
-                self._extra_loss_seen_in_training = True
-            return self._call_original(inputs, training=training, mask=mask)
+        keras_internals.forget_own_loss_ids(self)
         original_inputs = self._unpack_original_inputs(inputs)
         extra_data = self._unpack_extra_data(inputs)
         if mask is not None and all(m is None for m in keras.tree.flatten(mask)):
             mask = None  # Keras fills `mask` with the input structure of Nones.
-        if extra_data is None and training is True:
-            if not self._in_fit:
-                raise ValueError(self._missing_extra_data_message())
-            if not self._warned_no_extra_data:
-                self._warned_no_extra_data = True
-                warnings.warn(
-                    f"{type(self).__name__}.fit: the batches carry no side data, so this fit "
-                    f"trains the original model without the {self._extra_loss_name}.",
-                    UserWarning,
-                    stacklevel=2,
-                )
         if extra_data is None:
-            return self._call_original(original_inputs, training=training, mask=mask)
-        outputs, extra_losses = self._forward_with_extra_loss(
+            self._on_missing_extra_data(training)
+            return self._call_original_model(original_inputs, training=training, mask=mask)
+        outputs, extra_losses = self._forward_with_extra_losses(
             original_inputs, extra_data, training=training, mask=mask
         )
         for loss in extra_losses:
-            self.add_loss(loss)
-        total = extra_losses[0]
-        for loss in extra_losses[1:]:
-            total = total + loss
-        self._pending_extra_loss = total
+            # Layer's own add_loss: a Functional custom base class refuses `add_loss`.
+            keras.layers.Layer.add_loss(self, loss)
         if training:
             self._extra_loss_seen_in_training = True
         return outputs
 
-    def _forward_with_extra_loss(self, original_inputs, extra_data, training=None, mask=None):
+    def _forward_with_extra_losses(self, original_inputs, extra_data, training=None, mask=None):
         """Returns `(outputs on original_inputs, list of weighted extra losses)`.
 
-        The default runs the original model on the original inputs, then computes the extra
-        loss; losses that the original model adds from its internals (`add_loss`, activity
-        regularisers) during that second computation are discarded, so they count once, for
-        the original batch. Subclasses may override this to fuse the two forward passes.
+        Runs the original model on the original inputs, then computes the extra losses; losses
+        that the original model adds from its internals (`add_loss`, activity regularisers)
+        during that second computation are discarded, so they count once, for the original
+        batch.
         """
-        outputs = self._call_original(original_inputs, training=training, mask=mask)
-        with discarding_added_losses(self._original_model):
-            extra_losses = self._compute_extra_loss(extra_data, training=training, mask=mask)
+        outputs = self._call_original_model(original_inputs, training=training, mask=mask)
+        with keras_internals.discarding_added_losses(self._original_model):
+            extra_losses = self._compute_extra_losses(extra_data, training=training, mask=mask)
         return outputs, extra_losses
 
-    def _call_original(self, inputs, training=None, mask=None):
+    def _call_original_model(self, inputs, training=None, mask=None):
+        """`original_model(inputs, training=..., mask=...)`, passing only the flags given."""
         kwargs = {}
         if training is not None:
             kwargs["training"] = training
@@ -215,7 +252,7 @@ class RemediationModel(keras.Model):
         # Only a training forward pass counts: at the start of `fit`, Keras builds the model
         # and its loss symbolically with `training=False` (JAX, torch), which would otherwise
         # mark the loss as used before the first real train step.
-        if self._pending_extra_loss is not None and self._extra_loss_seen_in_training:
+        if self._extra_loss_seen_in_training:
             self._extra_loss_used = True
 
     @property
@@ -225,24 +262,44 @@ class RemediationModel(keras.Model):
         return losses
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Keras's loss (compiled loss + `self.losses`, which hold the extra loss), and the metric."""
-        pending = self._pending_extra_loss
+        """Keras's loss (compiled loss + `self.losses`, which hold the extra losses) + target losses.
+
+        Updates each term's metric: from the losses `call` added in this forward pass, and from
+        `_compute_target_losses`.
+        """
         total = super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
-        if pending is not None:
+        added = keras_internals.own_added_losses(self)
+        if added:
             self._mark_extra_loss_used()
-            self._extra_loss_tracker.update_state(pending)
-            self._pending_extra_loss = None
-        if self._extra_loss_needs_targets and y is not None:
-            extra_loss, metric_value = self._compute_extra_loss_from_targets(
-                x, y, y_pred, sample_weight, training
-            )
-            self._extra_loss_tracker.update_state(metric_value)
-            if training and self._extra_loss_seen_in_training:
-                self._extra_loss_used = True  # a real training step, not the symbolic build
-            total = total + keras.ops.cast(extra_loss, total.dtype)
+            self._update_extra_loss_metrics(added)
+        if y is not None:
+            terms = self._compute_target_losses(x, y, y_pred, sample_weight, training)
+            if terms:
+                if training:
+                    self._mark_extra_loss_used()
+                self._update_extra_loss_metrics([value for _, value in terms])
+                for loss, _ in terms:
+                    total = total + keras.ops.cast(loss, total.dtype)
         return total
+
+    def _update_extra_loss_metrics(self, values):
+        metrics = self._extra_loss_metrics
+        if len(values) != len(metrics):
+            if len(metrics) != 1:
+                raise ValueError(
+                    f"{type(self).__name__} expected {len(metrics)} extra losses (one per "
+                    f"metric {[m.name for m in metrics]}); the forward pass added "
+                    f"{len(values)}. An overridden loss method must return one loss per "
+                    "application."
+                )
+            total = values[0]
+            for value in values[1:]:
+                total = total + value
+            values = [total]
+        for metric, value in zip(metrics, values):
+            metric.update_state(value)
 
     def compile(self, *args, **kwargs):
         """Compiles both this model and `original_model` with the same arguments.
@@ -277,7 +334,6 @@ class RemediationModel(keras.Model):
             return super().fit(*args, callbacks=callbacks, **kwargs)
         finally:
             self._in_fit = False
-            self._pending_extra_loss = None
 
     def compute_output_spec(self, inputs, training=None, mask=None):
         return self._original_model.compute_output_spec(self._unpack_original_inputs(inputs))
@@ -292,12 +348,37 @@ class RemediationModel(keras.Model):
 
     # Serialization -----------------------------------------------------------------------------
 
-    def _base_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+    def get_config(self):
+        """`name`, a custom base class's config, `original_model` and the technique's arguments.
+
+        Values are objects (the original model, losses, functions); Keras serialises them when
+        saving. For `class C(Wrapper, CustomModel)`, `CustomModel.get_config` is merged in, so
+        its constructor arguments round-trip through `from_config`.
+        """
+        config = {"name": self.name}
+        config.update(self._custom_base_config())
+        config["original_model"] = self._original_model
+        config.update(self._remediation_config())
+        return config
+
+    def _custom_base_config(self):
+        for klass in type(self).__mro__:
+            if _is_library_class(klass) or issubclass(klass, RemediationModel):
+                continue
+            if "get_config" in vars(klass):
+                try:
+                    return dict(klass.get_config(self))
+                except NotImplementedError:
+                    return {}
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """Builds the model from `get_config()`'s output, serialised (loading) or not."""
+        return cls(**{key: _deserialize_value(value) for key, value in config.items()})
 
     def get_build_config(self):
         return None
 
     def build_from_config(self, config):
         self.built = True
-

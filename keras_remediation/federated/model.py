@@ -143,8 +143,6 @@ class FederatedModel:
         model.compute_loss(x=inputs, y=y, y_pred=y_pred, sample_weight=None, training=False)
         model.compute_metrics(inputs, y, y_pred, sample_weight=None)
         model.reset_metrics()
-        if isinstance(model, RemediationModel):
-            model._pending_extra_loss = None
 
     # Properties ---------------------------------------------------------------------------------
 

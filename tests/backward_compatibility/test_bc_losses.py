@@ -236,9 +236,13 @@ def test_mismatched_output_shapes_raise(batch):
 # λ_c checks ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [-1, -0.5, float("nan"), float("inf"), "1", None, True])
-def test_bad_lambda_c_raises_value_error_naming_argument_and_value(bad):
-    with pytest.raises(ValueError) as info:
+@pytest.mark.parametrize(
+    "bad, error",
+    [(-1, ValueError), (-0.5, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+     ("1", TypeError), (None, TypeError), (True, TypeError)],
+)
+def test_bad_lambda_c_raises_naming_argument_and_value(bad, error):
+    with pytest.raises(error) as info:
         losses.BCCrossEntropyLoss(classifier(), classifier(), bad)
     message = str(info.value)
     assert "`lambda_c`" in message and "non-negative" in message and repr(bad) in message

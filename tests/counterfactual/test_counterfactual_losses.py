@@ -133,7 +133,7 @@ def test_get_errors_and_instances():
     assert losses.get(instance) is instance
     with pytest.raises(ValueError, match="pairwise_mse_loss"):
         losses.get("mmd")
-    with pytest.raises(ValueError, match="loss name"):
+    with pytest.raises(TypeError, match="loss name"):
         losses.get(3)
 
 

@@ -20,7 +20,9 @@ def test_constructor_errors():
         CounterfactualModel(make_model(), loss="nope")
     with pytest.raises(ValueError, match="non-negative"):
         CounterfactualModel(make_model(), loss_weight=-0.5)
-    with pytest.raises(ValueError, match="number"):
+    with pytest.raises(ValueError, match="non-negative"):
+        CounterfactualModel(make_model(), loss_weight=float("nan"))
+    with pytest.raises(TypeError, match="number"):
         CounterfactualModel(make_model(), loss_weight="1")
 
 

@@ -4,16 +4,9 @@ import keras
 from keras import ops
 
 from keras_remediation.common.remediation_model import RemediationModel
+from keras_remediation.common.validation import check_loss_weight
 from keras_remediation.counterfactual import losses as cf_losses
 from keras_remediation.counterfactual.keras import utils as cf_utils
-
-
-def _check_loss_weight(loss_weight):
-    if isinstance(loss_weight, bool) or not isinstance(loss_weight, (int, float)):
-        raise ValueError(f"`loss_weight` must be a number; received {loss_weight!r}.")
-    if not loss_weight >= 0:  # also refuses NaN
-        raise ValueError(f"`loss_weight` must be non-negative; received {loss_weight!r}.")
-    return float(loss_weight)
 
 
 @keras.saving.register_keras_serializable(package="keras_remediation")
@@ -42,9 +35,10 @@ class CounterfactualModel(RemediationModel):
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Raises:
-        TypeError: if `original_model` is not a `keras.Model`.
-        ValueError: for an unknown loss name or another type; for a `loss_weight` that is
-            not a non-negative number; on call, for malformed counterfactual data (see
+        TypeError: if `original_model` is not a `keras.Model`; if `loss_weight` is not a
+            number.
+        ValueError: for an unknown loss name or another type; for a negative, NaN or infinite
+            `loss_weight`; on call, for malformed counterfactual data (see
             `counterfactual.keras.utils.validate_counterfactual_batch`), a multi-output
             model, or `training=True` outside `fit` without counterfactual data.
 
@@ -60,10 +54,13 @@ class CounterfactualModel(RemediationModel):
 
     def __init__(self, original_model, loss="pairwise_mse_loss", loss_weight=1.0, **kwargs):
         resolved = cf_losses.get(loss, "loss")
-        weight = _check_loss_weight(loss_weight)
+        weight = check_loss_weight(
+            loss_weight, "loss_weight", "the weight of the counterfactual loss"
+        )
         super().__init__(original_model, **kwargs)
         self._loss = resolved
         self._loss_weight = weight
+        self._create_extra_loss_metrics()
 
     @property
     def counterfactual_loss(self):
@@ -81,8 +78,8 @@ class CounterfactualModel(RemediationModel):
         Returns a scalar tensor `loss_weight · loss(f(original_x), f(counterfactual_x), w)`.
         """
         original_x, counterfactual_x, weight = self._validated(counterfactual_data)
-        predictions = self._call_original(original_x, training=training, mask=mask)
-        counterfactual_predictions = self._call_original(
+        predictions = self._call_original_model(original_x, training=training, mask=mask)
+        counterfactual_predictions = self._call_original_model(
             counterfactual_x, training=training, mask=mask
         )
         for value in (predictions, counterfactual_predictions):
@@ -111,7 +108,7 @@ class CounterfactualModel(RemediationModel):
     def _unpack_extra_data(self, inputs):
         return cf_utils.unpack_counterfactual_data(inputs)
 
-    def _compute_extra_loss(self, extra_data, training=None, mask=None):
+    def _compute_extra_losses(self, extra_data, training=None, mask=None):
         return [self.compute_counterfactual_loss(extra_data, training=training, mask=mask)]
 
     def _missing_extra_data_message(self):
@@ -124,16 +121,5 @@ class CounterfactualModel(RemediationModel):
 
     # Serialization.
 
-    def get_config(self):
-        config = self._base_config()
-        config["original_model"] = keras.saving.serialize_keras_object(self.original_model)
-        config["loss"] = keras.saving.serialize_keras_object(self._loss)
-        config["loss_weight"] = self._loss_weight
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["original_model"] = keras.saving.deserialize_keras_object(config["original_model"])
-        config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
-        return cls(**config)
+    def _remediation_config(self):
+        return {"loss": self._loss, "loss_weight": self._loss_weight}

@@ -1,6 +1,7 @@
-"""MinDiff for Keras models: `MinDiffModel` and the data utilities in `utils`."""
+"""MinDiff for Keras models: `models` (home of `MinDiffModel`) and the data utilities in `utils`."""
 
+from keras_remediation.min_diff.keras import models
 from keras_remediation.min_diff.keras import utils
-from keras_remediation.min_diff.keras.min_diff_model import MinDiffModel
+from keras_remediation.min_diff.keras.models import MinDiffModel
 
-__all__ = ["MinDiffModel", "utils"]
+__all__ = ["MinDiffModel", "models", "utils"]

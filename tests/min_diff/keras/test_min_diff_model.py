@@ -111,9 +111,15 @@ def test_non_model_original_raises_type_error(original):
         MinDiffModel(original, "mmd")
 
 
-@pytest.mark.parametrize("loss", ["not_a_loss", "mse", {"a": "mmd", "b": "unknown"}, 3])
+@pytest.mark.parametrize("loss", ["not_a_loss", "mse", {"a": "mmd", "b": "unknown"}])
 def test_unknown_loss_raises(make_model, loss):
     with pytest.raises(ValueError):
+        MinDiffModel(make_model(), loss)
+
+
+@pytest.mark.parametrize("loss", [3, None, ["mmd"], {"a": 3}])
+def test_wrong_typed_loss_raises_type_error(make_model, loss):
+    with pytest.raises(TypeError, match="loss"):
         MinDiffModel(make_model(), loss)
 
 
@@ -172,8 +178,7 @@ def test_call_training_adds_weighted_min_diff_loss(
 ):
     original = make_model()
     loss = MMDLoss()
-    model = MinDiffModel(original, loss, loss_weight=2.5)
-    model.fuse_forward_passes = fuse
+    model = MinDiffModel(original, loss, loss_weight=2.5, fuse_forward_passes=fuse)
     packed = _packed(data, min_diff_batch, with_weight=with_weight)
 
     outputs = model(packed, training=True)
@@ -415,4 +420,6 @@ def test_multiple_applications(make_model, data, rng):
     assert_close(model.losses[1], 2.0 * AbsoluteCorrelationLoss()(bm, original(bx)))
 
     history = model.fit(dataset, epochs=1, verbose=0)
-    assert history.history["min_diff_loss"][0] > 0
+    assert history.history["a_min_diff_loss"][0] > 0
+    assert history.history["b_min_diff_loss"][0] > 0
+    assert "min_diff_loss" not in history.history

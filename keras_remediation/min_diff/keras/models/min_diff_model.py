@@ -3,7 +3,9 @@
 import keras
 from keras import ops
 
+from keras_remediation.common import keras_internals
 from keras_remediation.common.remediation_model import RemediationModel
+from keras_remediation.common.validation import check_loss_weight
 from keras_remediation.min_diff.keras.utils import input_utils
 from keras_remediation.min_diff.losses.base_loss import validate_transform
 from keras_remediation.min_diff.losses.loss_utils import get_min_diff_loss
@@ -16,35 +18,49 @@ def _identity(predictions):
 def _resolve_losses(loss):
     if isinstance(loss, dict):
         if not loss:
-            raise ValueError("`loss` must not be an empty dict.")
+            raise ValueError("`loss` must be a loss or a non-empty dict of losses; received {}.")
+        for key in loss:
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"`loss` keys must be strings (MinDiff application names); received "
+                    f"{key!r} of type {type(key).__name__}."
+                )
         return {key: get_min_diff_loss(value, f"loss[{key!r}]") for key, value in loss.items()}
+    if isinstance(loss, (list, tuple)):
+        raise TypeError(
+            "`loss` must be a single MinDiff loss (name or `MinDiffLoss`) or a dict of them "
+            f"keyed by application; received a {type(loss).__name__}."
+        )
     return get_min_diff_loss(loss, "loss")
 
 
 def _resolve_weights(loss_weight, losses):
-    def check(value, label):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"`{label}` must be a number; received {value!r}.")
-        return float(value)
-
+    """`loss_weight` conformed to `losses`: a float, or a dict with every key (default 1.0)."""
+    if loss_weight is None:
+        loss_weight = 1.0
     if not isinstance(losses, dict):
         if isinstance(loss_weight, dict):
             raise ValueError(
-                "`loss_weight` is a dict but `loss` is a single loss; give a single number, or "
-                "a dict `loss` with the same keys."
+                "`loss` and `loss_weight` do not have matching structures: `loss` is a single "
+                f"loss but `loss_weight` is a dict with keys {sorted(loss_weight)}; give a "
+                "single number, or a dict `loss` with the same keys."
             )
-        return check(loss_weight, "loss_weight")
+        return check_loss_weight(loss_weight, "loss_weight", "the weight of the MinDiff loss")
     if isinstance(loss_weight, dict):
         unknown = set(loss_weight) - set(losses)
         if unknown:
             raise ValueError(
-                f"`loss_weight` has keys {sorted(unknown)} that are not in `loss` (keys "
-                f"{sorted(losses)})."
+                f"`loss_weight` contains keys that do not correspond to losses: "
+                f"{sorted(unknown)} (the keys of `loss` are {sorted(losses)})."
             )
         return {
-            key: check(loss_weight.get(key, 1.0), f"loss_weight[{key!r}]") for key in losses
+            key: check_loss_weight(
+                loss_weight.get(key, 1.0), f"loss_weight[{key!r}]",
+                "the weight of the MinDiff loss",
+            )
+            for key in losses
         }
-    weight = check(loss_weight, "loss_weight")
+    weight = check_loss_weight(loss_weight, "loss_weight", "the weight of the MinDiff loss")
     return {key: weight for key in losses}
 
 
@@ -63,22 +79,39 @@ class MinDiffModel(RemediationModel):
         loss: a MinDiff loss name (`'mmd'`, `'abs_corr'`, `'adjusted_mmd'`, …) or
             `min_diff.losses.MinDiffLoss` instance; or a dict of them, one entry per MinDiff
             application, keyed by application name.
-        loss_weight: number, or dict of numbers keyed like `loss`, multiplying each MinDiff
-            loss. Applications missing from a dict get 1.0. Default 1.0.
+        loss_weight: non-negative finite number, or dict of them keyed like `loss`, multiplying
+            each MinDiff loss. Applications missing from a dict get 1.0; a single number is
+            used for every application. Default 1.0.
         predictions_transform: optional callable applied to `original_model`'s output on the
             MinDiff examples before the loss; required when that output is not a single tensor
             (e.g. `lambda p: p["output2"]`, or better a registered function, for a
             multi-output model). Default: identity.
-        **kwargs: passed to `keras.Model` (e.g. `name`).
+        fuse_forward_passes: if True, run the original and the MinDiff rows through
+            `original_model` in one forward pass (faster for small models). Exact only for
+            models none of whose layers mixes the rows of a batch (batch normalisation, a layer
+            centring on the batch mean) or adds losses from its activations: that cannot be
+            detected in general, so it is opt-in; Keras's `BatchNormalization`, activity
+            regularisers and user layers that call `add_loss` are detected and run unfused.
+            Default False (two passes, as TF Model Remediation).
+        **kwargs: passed to the next base class (`keras.Model`, e.g. `name`, or a custom model
+            class mixed in after MinDiffModel).
 
     Raises:
-        TypeError: if `original_model` is not a `keras.Model`.
-        ValueError: if `predictions_transform` is given but not callable; if `loss` or
-            `loss_weight` are malformed (unknown names, dict keys that do not match).
+        TypeError: if `original_model` is not a `keras.Model`; if `loss` is neither a name, a
+            `MinDiffLoss` nor a dict of them; if a `loss_weight` is not a number.
+        ValueError: if `predictions_transform` is given but not callable; if a loss name is
+            unknown; if a `loss_weight` is negative, NaN or infinite; if `loss` and
+            `loss_weight` have different structures or `loss_weight` has unknown keys.
 
     Metrics: `fit` and `evaluate` (with MinDiff data) report `min_diff_loss`, the weighted
-    MinDiff loss summed over applications (`val_min_diff_loss` on validation data). Keras 3
-    lists a metric even on batches without MinDiff data, where it reads 0.
+    MinDiff loss, or one `<key>_min_diff_loss` per application for a dict `loss` (with a
+    `val_` prefix on validation data). Keras 3 lists a metric even on batches without MinDiff
+    data, where it reads 0.
+
+    Extending it (TF Model Remediation's recipes): `call` reaches the MinDiff loss through
+    `unpack_original_inputs`, `unpack_min_diff_data` and `compute_min_diff_loss`, so a subclass
+    overriding any of them changes training. `class C(MinDiffModel, CustomModel)` keeps
+    `CustomModel`'s methods (e.g. its `train_step`) and its config.
 
     Differences from TF Model Remediation, forced by or improving on Keras 3:
     - `fit` on batches without MinDiff data trains the original model alone, with a warning;
@@ -88,28 +121,47 @@ class MinDiffModel(RemediationModel):
     - The model saves and loads in the `.keras` format (`model.save("m.keras")`,
       `keras.saving.load_model`); a lambda `predictions_transform` loads only with
       `safe_mode=False`, a function registered with
-      `keras.saving.register_keras_serializable` loads everywhere.
+      `keras.saving.register_keras_serializable` loads everywhere (TF-MR pickled it with dill).
     """
 
     _extra_loss_name = "min_diff_loss"
 
-    #: Run the original and the MinDiff rows through `original_model` in one pass when exact
-    #: (see `_forward_with_extra_loss`). Set to False on a subclass or instance whose model
-    #: has a custom layer that mixes the rows of a batch (a custom batch normalisation).
-    fuse_forward_passes = True
-
     def __init__(
-        self, original_model, loss, loss_weight=1.0, predictions_transform=None, **kwargs
+        self,
+        original_model,
+        loss,
+        loss_weight=1.0,
+        predictions_transform=None,
+        *,
+        fuse_forward_passes=False,
+        **kwargs,
     ):
         validate_transform(predictions_transform, "predictions_transform")
         losses = _resolve_losses(loss)
         weights = _resolve_weights(loss_weight, losses)
+        if not isinstance(fuse_forward_passes, bool):
+            raise TypeError(
+                "`fuse_forward_passes` must be True or False; received "
+                f"{fuse_forward_passes!r} of type {type(fuse_forward_passes).__name__}."
+            )
         super().__init__(original_model, **kwargs)
         self._loss = losses
         self._loss_weight = weights
         self._predictions_transform = predictions_transform
-        self.predictions_transform = predictions_transform or _identity
+        self._fuse_forward_passes = fuse_forward_passes
         self._model_fusable = None
+        self._fused_predictions = None
+        self._create_extra_loss_metrics(list(losses) if isinstance(losses, dict) else None)
+
+    @property
+    def predictions_transform(self):
+        """The transform applied to MinDiff predictions (the identity if none was given)."""
+        return self._predictions_transform or _identity
+
+    @property
+    def fuse_forward_passes(self):
+        """Whether original and MinDiff rows share one forward pass when that is exact."""
+        return self._fuse_forward_passes
 
     @property
     def min_diff_losses(self):
@@ -160,16 +212,13 @@ class MinDiffModel(RemediationModel):
                 the transformed predictions are not a tensor; if membership values are not 0/1
                 (see `min_diff.losses.MinDiffLoss` for when values can be checked).
         """
-        losses = self._min_diff_loss_list(min_diff_data, training=training, mask=mask)
-        return losses if isinstance(self._loss, dict) else losses[0]
-
-    def _min_diff_loss_list(self, min_diff_data, training=None, mask=None):
-        return [
-            self._loss_from_predictions(
-                key, data, self._call_original(data[0], training=training, mask=mask)
+        losses = [
+            self._weighted_loss(
+                key, data, self._call_original_model(data[0], training=training, mask=mask)
             )
             for key, data in self._application_data(min_diff_data)
         ]
+        return losses if isinstance(self._loss, dict) else losses[0]
 
     def _application_data(self, min_diff_data):
         """Validates `min_diff_data` against `loss`; returns `[(key, (x, membership, w))]`.
@@ -204,40 +253,68 @@ class MinDiffModel(RemediationModel):
             result.append((key, keras.utils.unpack_x_y_sample_weight(data)))
         return result
 
-    def _loss_from_predictions(self, key, data, predictions):
+    def _weighted_loss(self, key, data, predictions):
         """`loss_weight · loss(membership, predictions_transform(predictions), weight)`."""
         _, membership, sample_weight = data
         predictions = self.predictions_transform(predictions)
         if not ops.is_tensor(predictions):
+            hint = (
+                "the `predictions_transform` given does not return a tensor"
+                if self._predictions_transform is not None
+                else "`original_model` does not return a single tensor (multi-output?): pass a "
+                "`predictions_transform` that selects one output, e.g. "
+                "`lambda predictions: predictions['output_name']`"
+            )
             raise ValueError(
                 "The MinDiff predictions must be a tensor after `predictions_transform`; "
-                f"received {_structure(predictions)}. For a multi-output model pass a "
-                "`predictions_transform` that selects one output, e.g. "
-                "`lambda predictions: predictions['output_name']`."
+                f"received {_structure(predictions)}: {hint}."
             )
         loss = self._loss if key is None else self._loss[key]
         weight = self._loss_weight if key is None else self._loss_weight[key]
         return weight * loss(membership, predictions, sample_weight)
 
-    # Forward passes.
+    # RemediationModel hooks: the public methods above are what training calls.
 
-    def _forward_with_extra_loss(self, original_inputs, extra_data, training=None, mask=None):
-        """One forward pass over original and MinDiff rows together when that is exact.
+    def _unpack_original_inputs(self, inputs):
+        return self.unpack_original_inputs(inputs)
 
-        Fusing halves the per-layer call overhead (the dominant cost of a small model on the
-        PyTorch backend) and runs one larger matmul chain instead of two. It is used when
-        `fuse_forward_passes` is True, the MinDiff inputs have the structure, dtypes and row
-        shapes of the original inputs, no mask is given, and no layer of `original_model`
-        mixes rows or adds losses of its own (see `_model_allows_fusion`); otherwise two
-        passes run, as in TF Model Remediation.
+    def _unpack_extra_data(self, inputs):
+        return self.unpack_min_diff_data(inputs)
+
+    def _compute_extra_losses(self, extra_data, training=None, mask=None):
+        losses = self.compute_min_diff_loss(extra_data, training=training, mask=mask)
+        return list(losses) if isinstance(losses, (list, tuple)) else [losses]
+
+    def _missing_extra_data_message(self):
+        return (
+            "MinDiffModel was called with training=True but the inputs do not contain "
+            "min_diff_data. Pack it with `min_diff.keras.utils.pack_min_diff_data`, or call "
+            "`model.original_model` to train without MinDiff."
+        )
+
+    # Fused forward pass (opt-in).
+
+    def _forward_with_extra_losses(self, original_inputs, extra_data, training=None, mask=None):
+        """With `fuse_forward_passes`, one pass over original and MinDiff rows when exact.
+
+        The joint outputs are sliced per input and handed to `compute_min_diff_loss` through
+        `_call_original_model`, which returns the slice computed for the very same MinDiff
+        inputs object: an overridden `compute_min_diff_loss` is still what computes the loss.
         """
-        applications = self._application_data(extra_data)
-        inputs = [original_inputs] + [data[0] for _, data in applications]
-        if mask is not None or not self._fusion_allowed(inputs):
-            return super()._forward_with_extra_loss(original_inputs, extra_data, training, mask)
+        if mask is not None or not self._fuse_forward_passes:
+            return super()._forward_with_extra_losses(original_inputs, extra_data, training, mask)
+        try:
+            applications = self._application_data(extra_data)
+        except ValueError:
+            applications = None  # let compute_min_diff_loss raise its own error
+        inputs = None if applications is None else (
+            [original_inputs] + [data[0] for _, data in applications]
+        )
+        if inputs is None or not self._fusion_allowed(inputs):
+            return super()._forward_with_extra_losses(original_inputs, extra_data, training, mask)
         rows = [ops.shape(keras.tree.flatten(x)[0])[0] for x in inputs]
         joined = keras.tree.map_structure(lambda *leaves: ops.concatenate(leaves, axis=0), *inputs)
-        joined_outputs = self._call_original(joined, training=training)
+        joined_outputs = super()._call_original_model(joined, training=training)
         pieces, start = [], 0
         for count in rows:
             stop = start + count
@@ -245,15 +322,21 @@ class MinDiffModel(RemediationModel):
                 keras.tree.map_structure(lambda t, a=start, b=stop: t[a:b], joined_outputs)
             )
             start = stop
-        losses = [
-            self._loss_from_predictions(key, data, predictions)
-            for (key, data), predictions in zip(applications, pieces[1:])
-        ]
-        return pieces[0], losses
+        self._fused_predictions = [(x, piece) for x, piece in zip(inputs[1:], pieces[1:])]
+        try:
+            with keras_internals.discarding_added_losses(self._original_model):
+                extra_losses = self._compute_extra_losses(extra_data, training, mask)
+        finally:
+            self._fused_predictions = None
+        return pieces[0], extra_losses
+
+    def _call_original_model(self, inputs, training=None, mask=None):
+        for fused_inputs, predictions in self._fused_predictions or ():
+            if fused_inputs is inputs:
+                return predictions
+        return super()._call_original_model(inputs, training=training, mask=mask)
 
     def _fusion_allowed(self, inputs):
-        if not self.fuse_forward_passes:
-            return False
         if self._model_fusable is None:
             self._model_fusable = _model_allows_fusion(self.original_model)
         if not self._model_fusable:
@@ -274,24 +357,6 @@ class MinDiffModel(RemediationModel):
                     return False
         return True
 
-    # RemediationModel hooks.
-
-    def _unpack_original_inputs(self, inputs):
-        return self.unpack_original_inputs(inputs)
-
-    def _unpack_extra_data(self, inputs):
-        return self.unpack_min_diff_data(inputs)
-
-    def _compute_extra_loss(self, extra_data, training=None, mask=None):
-        return self._min_diff_loss_list(extra_data, training=training, mask=mask)
-
-    def _missing_extra_data_message(self):
-        return (
-            "MinDiffModel was called with training=True but the inputs do not contain "
-            "min_diff_data. Pack it with `min_diff.keras.utils.pack_min_diff_data`, or call "
-            "`model.original_model` to train without MinDiff."
-        )
-
     def call(self, inputs, training=None, mask=None):
         """Calls `original_model`, adding the MinDiff loss when `inputs` carry MinDiff data.
 
@@ -302,9 +367,9 @@ class MinDiffModel(RemediationModel):
                 with a warning).
             mask: passed to `original_model`.
 
-        When MinDiff data is present, each weighted MinDiff loss is added with `add_loss`:
-        after an eager `model(batch, training=True)`, `model.losses[0]` is the (first)
-        MinDiff loss.
+        When MinDiff data is present, `compute_min_diff_loss` computes each weighted MinDiff
+        loss and it is added with `add_loss`: after an eager `model(batch, training=True)`,
+        `model.losses[0]` is the (first) MinDiff loss.
 
         Returns:
             `original_model`'s outputs on the original inputs.
@@ -323,39 +388,13 @@ class MinDiffModel(RemediationModel):
         """
         return super().save(*args, **kwargs)
 
-    def get_config(self):
-        config = self._base_config()
-        config["original_model"] = keras.saving.serialize_keras_object(self.original_model)
-        if isinstance(self._loss, dict):
-            config["loss"] = {
-                key: keras.saving.serialize_keras_object(value) for key, value in self._loss.items()
-            }
-        else:
-            config["loss"] = keras.saving.serialize_keras_object(self._loss)
-        config["loss_weight"] = self._loss_weight
-        config["predictions_transform"] = (
-            None
-            if self._predictions_transform is None
-            else keras.saving.serialize_keras_object(self._predictions_transform)
-        )
+    def _remediation_config(self):
+        config = {"loss": self._loss, "loss_weight": self._loss_weight}
+        if self._predictions_transform is not None:
+            config["predictions_transform"] = self._predictions_transform
+        if self._fuse_forward_passes:
+            config["fuse_forward_passes"] = True
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["original_model"] = keras.saving.deserialize_keras_object(config["original_model"])
-        loss = config["loss"]
-        if isinstance(loss, dict) and "class_name" not in loss:
-            config["loss"] = {
-                key: keras.saving.deserialize_keras_object(value) for key, value in loss.items()
-            }
-        else:
-            config["loss"] = keras.saving.deserialize_keras_object(loss)
-        if config.get("predictions_transform") is not None:
-            config["predictions_transform"] = keras.saving.deserialize_keras_object(
-                config["predictions_transform"]
-            )
-        return cls(**config)
 
 
 _ROW_MIXING_LAYERS = (keras.layers.BatchNormalization,)

@@ -1,0 +1,142 @@
+"""The private Keras 3 attributes keras-remediation relies on, reached from this module only.
+
+Checked on Keras 3.15.1 (the version CI installs; `pyproject.toml` bounds Keras to the minor
+versions tested). Each function names the private attributes it touches, so that a Keras
+upgrade that moves one of them breaks here, in one place, and in the tests of this module:
+
+- `Layer._losses`, `Layer._loss_ids`, `Layer._losses_override` and the stateless scope's
+  `losses`: how `add_loss` records losses in eager mode, in TensorFlow graphs and under JAX's
+  `stateless_call`.
+- `Layer._layers` and `Layer._flatten_layers`: which sublayers a model tracks.
+- `keras.src.models.functional.Functional`: the class that `keras.Model(inputs, outputs)`
+  subclasses are turned into.
+"""
+
+import contextlib
+import threading
+
+import keras
+
+from keras.src.models.functional import Functional
+
+
+def flatten_layers(model):
+    """`model` and every layer below it, `model` first (Keras's `_flatten_layers`)."""
+    return list(model._flatten_layers(include_self=True))
+
+
+def track_sublayer(model, layer):
+    """Makes sure `model` tracks `layer` (its weights, losses and metrics) as a sublayer.
+
+    Attribute assignment tracks a layer into the list `model._layers` was bound to at
+    `Layer.__init__`; `keras.Sequential.__init__` rebinds `_layers` to a new list afterwards,
+    so in a class that mixes a wrapper with Sequential (TF Model Remediation's subclassing
+    recipe) an assigned model would be invisible: no trainable variables, no losses.
+    """
+    if not any(existing is layer for existing in model._layers):
+        model._layers.append(layer)
+
+
+def own_added_losses(layer):
+    """The losses `layer` itself added with `add_loss` in the current forward pass.
+
+    Eager mode and TensorFlow graphs: `layer._losses` (cleared by Keras when a new outermost
+    call starts). Under JAX's trainer, the forward pass runs in a stateless scope and Keras
+    hands its losses to `compute_loss` through `_losses_override`; the layer's own ones are
+    those whose ids it recorded in `_loss_ids`.
+    """
+    if layer._losses_override:
+        return [loss for loss in layer._losses_override if id(loss) in layer._loss_ids]
+    return layer._get_own_losses()
+
+
+def forget_own_loss_ids(layer):
+    """Forgets the ids of losses `layer` added in earlier stateless passes.
+
+    Keras keeps `_loss_ids` across JAX steps when `call` is entered through `stateless_call`
+    (no outermost `__call__` clears it); a stale id could match a new tensor of a sublayer.
+    Call at the start of the layer's `call`. Eager `_losses` are not touched.
+    """
+    if keras.src.backend.in_stateless_scope():
+        layer._loss_ids.clear()
+
+
+@contextlib.contextmanager
+def discarding_added_losses(model):
+    """Drops the losses that `model`'s layers add with `add_loss` inside this context.
+
+    Used around extra forward passes of the original model (e.g. on MinDiff examples), so that
+    a model's own internal losses count once, for the original batch. Works in eager mode and
+    in Keras's stateless scope (JAX).
+
+    The losses present on entry are restored as they were, not only the new ones dropped: when
+    the extra pass is the entry call of `model` (no outer call context, as under JAX's
+    `stateless_call`, which runs the wrapper's `call` directly), Keras first clears `model`'s
+    losses of the original batch, in its layers and in the stateless scope.
+    """
+    layers = flatten_layers(model)
+    saved = [(list(layer._losses), set(layer._loss_ids)) for layer in layers]
+    scope = keras.src.backend.get_stateless_scope()
+    scope_losses = list(scope.losses) if scope is not None else None
+    try:
+        yield
+    finally:
+        for layer, (losses, loss_ids) in zip(layers, saved):
+            layer._losses[:] = losses
+            layer._loss_ids.clear()
+            layer._loss_ids.update(loss_ids)
+        if scope is not None:
+            scope.losses[:] = scope_losses
+
+
+def is_functional_subclass(cls):
+    """True if `cls` derives from Keras's Functional model but not from `keras.Sequential`.
+
+    A `keras.Model` subclass that was once instantiated with `inputs=` and `outputs=` has
+    Functional injected into its bases by Keras; a wrapper mixed with such a class must not
+    run `Functional.__init__`, which needs a graph of inputs and outputs.
+    """
+    return issubclass(cls, Functional) and not issubclass(cls, keras.Sequential)
+
+
+_functional_init_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def functional_init_skipped(instance):
+    """Within this context, `Functional.__init__` on `instance` only initialises a plain Model.
+
+    It lets a custom Functional base class's `__init__` run (setting its own attributes) when
+    it is mixed into a wrapper, as TF Model Remediation's `skip_init=True` did on TF 2:
+    `Functional.__init__` must then receive `skip_init=True` (the custom class must pass its
+    keyword arguments through), else it raises ValueError. Other instances are unaffected.
+    """
+    original_init = Functional.__init__
+
+    def init(self, *args, **kwargs):
+        if self is not instance:
+            return original_init(self, *args, **kwargs)
+        if not kwargs.pop("skip_init", False):
+            raise ValueError(
+                "the custom base class did not pass `skip_init=True` on to "
+                "`super().__init__` (it must forward its keyword arguments)."
+            )
+        kwargs.pop("inputs", None)
+        kwargs.pop("outputs", None)
+        args = [arg for arg in args if arg is not None]
+        keras.Model.__init__(self, *args, **kwargs)
+        # The attributes Functional's properties read, for a model with no graph of its own.
+        self._inputs_struct = None
+        self._outputs_struct = None
+        self._inputs = []
+        self._outputs = []
+        self._operations = []
+        self._nodes_by_depth = {}
+        self._operations_by_depth = {}
+
+    with _functional_init_lock:
+        Functional.__init__ = init
+        try:
+            yield
+        finally:
+            Functional.__init__ = original_init

@@ -1,0 +1,328 @@
+"""TF Model Remediation's MinDiffModel contract, asserted by its effect on training.
+
+Each test names the point of the contract it pins: the mixin recipes train the wrapped model
+(weights move, the custom base's `train_step` and regularisers count), overridden public
+methods are what `fit` calls, the config round-trips a custom base class, nothing carries over
+from one call to the next, fusion is opt-in, per-application metrics, weight checks.
+"""
+
+import numpy as np
+import pytest
+import keras
+from keras import ops
+
+from keras_remediation.min_diff.keras import MinDiffModel
+from keras_remediation.min_diff.keras.utils import MinDiffPackedInputs
+from keras_remediation.min_diff.keras.utils import pack_min_diff_data
+from keras_remediation.min_diff.losses import MMDLoss
+
+N_FEATURES = 4
+
+
+def np_(value):
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def _layers(**dense_kwargs):
+    return [
+        keras.Input((N_FEATURES,)),
+        keras.layers.Dense(8, activation="relu", **dense_kwargs),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ]
+
+
+def _packed(data):
+    return pack_min_diff_data(
+        (data["x"], data["y"]), data["sensitive"], data["nonsensitive"], batch_size=32, seed=0
+    )
+
+
+def _weights(model):
+    return [np_(v).copy() for v in model.trainable_variables]
+
+
+def _moved(before, model):
+    return any(not np.allclose(b, np_(v)) for b, v in zip(before, model.trainable_variables))
+
+
+# --- 1. The mixin recipes train the wrapped model. ----------------------------------------------
+
+
+class CountingSequential(keras.Sequential):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_step_count = 0
+
+    def train_step(self, *args):  # JAX: (state, data); others: (data)
+        self.train_step_count += 1
+        return super().train_step(*args)
+
+
+class SequentialMinDiffModel(MinDiffModel, CountingSequential):
+    pass
+
+
+class PlainModelMinDiffModel(MinDiffModel, keras.Model):
+    pass
+
+
+def _check_recipe_trains(model, original, data):
+    assert len(model.trainable_variables) == len(original.trainable_variables) > 0
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy",
+                  run_eagerly=True)
+    before = _weights(original)
+    history = model.fit(_packed(data), epochs=1, verbose=0)
+    assert _moved(before, original), "fit did not move any weight of the original model"
+    assert history.history["min_diff_loss"][0] > 0
+
+
+def test_sequential_mixin_recipe_trains_and_uses_custom_train_step(data):
+    original = CountingSequential(_layers())
+    model = SequentialMinDiffModel(original, "mmd")
+    _check_recipe_trains(model, original, data)
+    assert model.train_step_count == 256 // 32  # run_eagerly: once per batch
+
+
+def test_keras_model_mixin_recipe_trains(data):
+    original = keras.Sequential(_layers())
+    _check_recipe_trains(PlainModelMinDiffModel(original, "mmd"), original, data)
+
+
+def test_mixin_recipe_counts_the_original_models_regularisation(data):
+    original = CountingSequential(_layers(kernel_regularizer=keras.regularizers.L2(0.5)))
+    model = SequentialMinDiffModel(original, "mmd")
+    batch = _packed(data)[0][0]
+    model(batch, training=True)
+    # The MinDiff loss first, then the original model's regulariser (TF-MR's order).
+    assert len(model.losses) == 2
+    np.testing.assert_allclose(np_(model.losses[1]), np_(original.losses[0]), rtol=1e-6)
+
+
+class CountingModel(keras.Model):
+    """A user model class, used functionally: Keras turns it into a Functional subclass."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_step_count = 0
+
+    def train_step(self, *args):
+        self.train_step_count += 1
+        return super().train_step(*args)
+
+
+class FunctionalMinDiffModel(MinDiffModel, CountingModel):
+    pass
+
+
+def _functional_original(cls):
+    inputs = keras.Input((N_FEATURES,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    return cls(inputs=inputs, outputs=keras.layers.Dense(1, activation="sigmoid")(hidden))
+
+
+def test_functional_mixin_recipe_trains_and_uses_custom_train_step(data):
+    original = _functional_original(CountingModel)
+    model = FunctionalMinDiffModel(original, "mmd")
+    _check_recipe_trains(model, original, data)
+    assert model.train_step_count == 256 // 32
+    evaluated = model.evaluate(data["x"], data["y"], verbose=0, return_dict=True)
+    assert evaluated["min_diff_loss"] == 0.0
+    np.testing.assert_allclose(
+        model.predict(data["x"], verbose=0), original.predict(data["x"], verbose=0), atol=1e-6
+    )
+
+
+class StrictModel(keras.Model):
+    def __init__(self, *args, **kwargs):
+        # Drops every keyword argument but the graph: cannot be mixed into a wrapper.
+        super().__init__(kwargs["inputs"], kwargs["outputs"])
+
+
+class StrictMinDiffModel(MinDiffModel, StrictModel):
+    pass
+
+
+def test_functional_mixin_that_drops_kwargs_raises_a_clear_error():
+    original = _functional_original(StrictModel)
+    with pytest.raises(ValueError, match="problem initializing the StrictMinDiffModel"):
+        StrictMinDiffModel(original, "mmd")
+
+
+# --- 2. Overridden public methods are what training calls. -------------------------------------
+
+
+class ConstantLossMinDiffModel(MinDiffModel):
+    """Replaces the MinDiff loss by sum(predictions) · 0 + 0.25 (so it still has a gradient)."""
+
+    def compute_min_diff_loss(self, min_diff_data, training=None, mask=None):
+        x = keras.utils.unpack_x_y_sample_weight(min_diff_data)[0]
+        predictions = self._call_original_model(x, training=training)
+        return 0.0 * ops.sum(predictions) + 0.25
+
+
+@pytest.mark.parametrize("fuse", [False, True], ids=["two_passes", "fused"])
+def test_overridden_compute_min_diff_loss_is_what_fit_logs(data, fuse):
+    model = ConstantLossMinDiffModel(
+        keras.Sequential(_layers()), "mmd", fuse_forward_passes=fuse
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(_packed(data), epochs=1, verbose=0)
+    np.testing.assert_allclose(history.history["min_diff_loss"][0], 0.25, rtol=1e-6)
+
+
+class ReshapedInputsMinDiffModel(MinDiffModel):
+    """Reads batches `{"x": original inputs, "md": MinDiff data}`."""
+
+    def unpack_original_inputs(self, inputs):
+        return inputs["x"] if isinstance(inputs, dict) else inputs
+
+    def unpack_min_diff_data(self, inputs):
+        return inputs["md"] if isinstance(inputs, dict) else None
+
+
+def test_overridden_unpacking_methods_are_what_call_uses(data):
+    original = keras.Sequential(_layers())
+    model = ReshapedInputsMinDiffModel(original, "mmd", loss_weight=3.0)
+    md_x = np.concatenate([data["sensitive"][:16], data["nonsensitive"][:16]])
+    membership = np.concatenate([np.ones((16, 1)), np.zeros((16, 1))]).astype("float32")
+    outputs = model({"x": data["x"][:8], "md": (md_x, membership)}, training=True)
+    np.testing.assert_allclose(np_(outputs), np_(original(data["x"][:8])), atol=1e-6)
+    expected = 3.0 * MMDLoss()(membership, original(md_x))
+    np.testing.assert_allclose(np_(model.losses[0]), np_(expected), rtol=1e-5)
+
+
+# --- 4. The config keeps a custom base class's state. ------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="test_contract")
+class ValueModel(keras.Model):
+    def __init__(self, val, **kwargs):
+        super().__init__(**kwargs)
+        self.val = val
+        self.dense = keras.layers.Dense(1, activation="sigmoid")
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+    def get_config(self):
+        return {"val": self.val}
+
+
+@keras.saving.register_keras_serializable(package="test_contract")
+class ValueMinDiffModel(MinDiffModel, ValueModel):
+    pass
+
+
+def test_config_merges_the_custom_base_class_config(tmp_path, data):
+    original = ValueModel(4)
+    model = ValueMinDiffModel(original_model=original, loss=MMDLoss(), val=5)
+    assert model.val == 5
+    config = model.get_config()
+    assert set(config) == {"original_model", "loss", "loss_weight", "name", "val"}
+    assert config["val"] == 5 and config["original_model"].val == 4
+    clone = ValueMinDiffModel.from_config(config)
+    assert isinstance(clone, ValueMinDiffModel) and clone.val == 5
+    assert clone.original_model.val == 4
+
+    model(data["x"][:4])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded, ValueMinDiffModel)
+    assert loaded.val == 5 and loaded.original_model.val == 4
+    np.testing.assert_allclose(
+        np_(loaded(data["x"][:4])), np_(model(data["x"][:4])), atol=1e-6
+    )
+
+
+def test_config_keys_match_tf_model_remediation():
+    model = MinDiffModel(keras.Sequential(_layers()), MMDLoss())
+    assert set(model.get_config()) == {"original_model", "loss", "loss_weight", "name"}
+    loss = {"k1": MMDLoss(), "k2": "abs_corr"}
+    model = MinDiffModel(keras.Sequential(_layers()), loss, {"k1": 3.4})
+    config = model.get_config()
+    assert config["loss"]["k1"] is model.min_diff_losses["k1"]
+    assert config["loss_weight"] == {"k1": 3.4, "k2": 1.0}
+
+
+# --- 5. Nothing carries over from one call to the next. ----------------------------------------
+
+
+def test_predict_on_packed_data_then_evaluate_on_plain_data(data):
+    model = MinDiffModel(keras.Sequential(_layers()), "mmd")
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    packed = _packed(data)
+    model.evaluate(data["x"], data["y"], verbose=0)  # builds the compiled loss first
+    model.predict(packed, verbose=0)
+    plain = model.evaluate(data["x"], data["y"], verbose=0, return_dict=True)
+    assert plain["min_diff_loss"] == 0.0
+    with_md = model.evaluate(packed, verbose=0, return_dict=True)
+    assert with_md["min_diff_loss"] > 0
+
+
+# --- 6. Fusion is opt-in: the default is exact for layers that mix rows. -----------------------
+
+
+@keras.saving.register_keras_serializable(package="test_contract")
+class CentreOnBatchMean(keras.layers.Layer):
+    def call(self, inputs):
+        return inputs - ops.mean(inputs, axis=0, keepdims=True)
+
+
+def test_default_is_exact_for_a_layer_that_mixes_rows(data):
+    original = keras.Sequential(
+        [keras.Input((N_FEATURES,)), CentreOnBatchMean(), keras.layers.Dense(1, "sigmoid")]
+    )
+    model = MinDiffModel(original, "mmd")
+    assert not model.fuse_forward_passes
+    md_x = np.concatenate([data["sensitive"][:16], data["nonsensitive"][:16]])
+    membership = np.concatenate([np.ones((16, 1)), np.zeros((16, 1))]).astype("float32")
+    model(MinDiffPackedInputs(data["x"][:32], (md_x, membership)), training=True)
+    expected = MMDLoss()(membership, original(md_x))
+    np.testing.assert_allclose(np_(model.losses[0]), np_(expected), rtol=1e-6)
+
+
+def test_fusion_is_opt_in_and_saved_in_the_config():
+    model = MinDiffModel(keras.Sequential(_layers()), "mmd", fuse_forward_passes=True)
+    assert model.fuse_forward_passes
+    assert model.get_config()["fuse_forward_passes"] is True
+    with pytest.raises(TypeError, match="fuse_forward_passes"):
+        MinDiffModel(keras.Sequential(_layers()), "mmd", fuse_forward_passes="yes")
+
+
+# --- 7. One metric per MinDiff application. ----------------------------------------------------
+
+
+def test_one_metric_per_application_in_evaluate(data):
+    model = MinDiffModel(keras.Sequential(_layers()), {"a": "mmd", "b": "abs_corr"})
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    # Rows alternate between the groups, so that every batch holds both.
+    md_x = np.stack([data["sensitive"][:32], data["nonsensitive"][:32]], axis=1).reshape(64, -1)
+    membership = (np.arange(64) % 2 == 0).astype("float32").reshape(-1, 1)
+    dataset = pack_min_diff_data(
+        (data["x"], data["y"]),
+        min_diff_dataset={"a": (md_x, membership), "b": (md_x[::-1], membership[::-1])},
+        batch_size=32,
+        shuffle=False,
+    )
+    results = model.evaluate(dataset, verbose=0, return_dict=True)
+    assert results["a_min_diff_loss"] > 0 and results["b_min_diff_loss"] > 0
+    assert "min_diff_loss" not in results
+
+
+# --- 10. Loss weights are checked once, in the base. -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "weight, error",
+    [(-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+     ("1", TypeError), (True, TypeError), ({"a": -2.0}, ValueError)],
+)
+def test_bad_loss_weights_raise_before_anything_is_built(weight, error):
+    loss = {"a": "mmd", "b": "mmd"} if isinstance(weight, dict) else "mmd"
+    with pytest.raises(error, match="loss_weight"):
+        MinDiffModel(keras.Sequential(_layers()), loss, loss_weight=weight)
+
+
+def test_numpy_scalar_loss_weight_is_accepted():
+    model = MinDiffModel(keras.Sequential(_layers()), "mmd", loss_weight=np.float32(0.5))
+    assert model.min_diff_loss_weights == 0.5
