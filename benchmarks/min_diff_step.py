@@ -6,7 +6,8 @@ Run by hand (not part of the tests), once per backend:
 
 or `make bench` for all three. Model: dense 20→64→64→1 (relu, sigmoid), Adam, binary
 cross-entropy. Rows: plain model on 128 rows, plain model on 256 rows, MinDiffModel (MMD,
-Gaussian kernel) on 128 original rows + 128 MinDiff rows (64 per group).
+Gaussian kernel) on 128 original rows + 128 MinDiff rows (64 per group), in two passes (the
+default) and fused (`fuse_forward_passes=True`).
 
 Method: `step_timing.per_step_seconds` (fit on one fixed batch, difference of a short and a long
 fit, median of several runs).
@@ -56,6 +57,10 @@ def main():
     packed = min_diff.keras.utils.MinDiffPackedInputs(x[:128], (md_x, membership))
     wrapped = min_diff.keras.MinDiffModel(_model(), min_diff.losses.MMDLoss())
     with_min_diff = _per_step_seconds(wrapped, (packed, y[:128]), args)
+    fused = min_diff.keras.MinDiffModel(
+        _model(), min_diff.losses.MMDLoss(), fuse_forward_passes=True
+    )
+    with_fused = _per_step_seconds(fused, (packed, y[:128]), args)
 
     backend = keras.backend.backend()
     print(f"backend={backend} keras={keras.__version__} cpu_count={os.cpu_count()}")
@@ -63,8 +68,10 @@ def main():
     print(f"{'plain, 128 rows':<34}{plain_128 * 1e3:>10.3f}")
     print(f"{'plain, 256 rows':<34}{plain_256 * 1e3:>10.3f}")
     print(f"{'MinDiffModel, 128 + 128 rows':<34}{with_min_diff * 1e3:>10.3f}")
+    print(f"{'MinDiffModel fused, 128 + 128 rows':<34}{with_fused * 1e3:>10.3f}")
     print(f"ratio MinDiff / plain-128: {with_min_diff / plain_128:.2f}")
     print(f"ratio MinDiff / plain-256: {with_min_diff / plain_256:.2f}")
+    print(f"ratio MinDiff fused / plain-256: {with_fused / plain_256:.2f}")
 
 
 if __name__ == "__main__":

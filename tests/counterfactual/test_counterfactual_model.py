@@ -109,3 +109,33 @@ def test_save_load_round_trip(tmp_path):
     )
     history = loaded.fit(data, epochs=1, verbose=0)  # the loaded wrapper keeps training
     assert "counterfactual_loss" in history.history
+
+
+class _CountingSequential(keras.Sequential):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.steps = 0
+
+    def train_step(self, *args):
+        self.steps += 1
+        return super().train_step(*args)
+
+
+class _CountingCounterfactualModel(CounterfactualModel, _CountingSequential):
+    pass
+
+
+def test_mixin_recipe_with_sequential_trains_the_original_model():
+    x, y, x_cf = synthetic_data(128)
+    original = _CountingSequential(make_model().layers)
+    model = _CountingCounterfactualModel(original, loss_weight=2.0)
+    assert len(model.trainable_variables) == len(original.trainable_variables) == 4
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy",
+                  run_eagerly=True)
+    before = [np.array(keras.ops.convert_to_numpy(v)) for v in original.trainable_variables]
+    data = utils.pack_counterfactual_data((x, y), (x, x_cf), batch_size=32, seed=0)
+    history = model.fit(data, epochs=1, verbose=0)
+    after = [np.array(keras.ops.convert_to_numpy(v)) for v in original.trainable_variables]
+    assert any(not np.allclose(b, a) for b, a in zip(before, after))
+    assert model.steps == 4
+    assert history.history["counterfactual_loss"][0] > 0

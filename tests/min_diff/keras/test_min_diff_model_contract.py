@@ -247,11 +247,13 @@ def test_config_keys_match_tf_model_remediation():
 # --- 5. Nothing carries over from one call to the next. ----------------------------------------
 
 
-def test_predict_on_packed_data_then_evaluate_on_plain_data(data):
+@pytest.mark.parametrize("evaluated_before", [False, True], ids=["fresh", "evaluated_before"])
+def test_predict_on_packed_data_then_evaluate_on_plain_data(data, evaluated_before):
     model = MinDiffModel(keras.Sequential(_layers()), "mmd")
     model.compile(optimizer="adam", loss="binary_crossentropy")
     packed = _packed(data)
-    model.evaluate(data["x"], data["y"], verbose=0)  # builds the compiled loss first
+    if evaluated_before:
+        model.evaluate(data["x"], data["y"], verbose=0)
     model.predict(packed, verbose=0)
     plain = model.evaluate(data["x"], data["y"], verbose=0, return_dict=True)
     assert plain["min_diff_loss"] == 0.0
