@@ -7,8 +7,9 @@ The models of the custom-models chapter of the seed guides, in Keras 3:
     Dropout active in training only), an L2 kernel regulariser and an `add_loss` activity
     penalty;
   - a Functional model with several residual blocks joined by `layers.Add`, with L2 kernel
-    regularisers, with or without an activity regulariser (without one, MinDiffModel runs the
-    original and the MinDiff rows in one fused pass; with one, in two passes).
+    regularisers, with or without an activity regulariser (the wrapper asks for fusion: without
+    one, MinDiffModel runs the original and the MinDiff rows in one fused pass; with one, it
+    detects the regulariser and runs two passes).
 
 For each: its own losses count exactly once in the training and evaluation loss — checked
 against the compiled loss + the model's own losses + the weighted MinDiff loss, computed by hand
@@ -135,7 +136,9 @@ def _one_batch_dataset(rng, case):
 
 def _wrapped(case, learning_rate, deterministic=False):
     original = case["make"](deterministic=deterministic)
-    model = MinDiffModel(original, MMDLoss(), loss_weight=MIN_DIFF_WEIGHT)
+    model = MinDiffModel(
+        original, MMDLoss(), loss_weight=MIN_DIFF_WEIGHT, fuse_forward_passes=True
+    )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss=case["loss"])
     return model
 
