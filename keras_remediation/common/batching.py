@@ -43,16 +43,42 @@ def kind_of_all(datasets, function_name):
 
 
 class ArrayBatches:
-    """Batches of in-memory arrays (`x`, `(x,)`, `(x, y)` or `(x, y, w)`), optionally shuffled."""
+    """Batches of in-memory arrays (`x`, `(x,)`, `(x, y)` or `(x, y, w)`), optionally shuffled.
+
+    None entries (e.g. the labels of `(x, None, sample_weight)`) are kept as None in every
+    batch.
+
+    Raises:
+        TypeError: naming `arg_name`, if an entry is neither an array (anything with a
+            `shape`: NumPy arrays, tensors) nor None, e.g. a string or a list of strings.
+        ValueError: naming `arg_name`, if there is no array, an array has no batch dimension
+            (0-d), the arrays have different numbers of rows or no rows, or `batch_size` is not
+            a positive int.
+    """
 
     def __init__(self, data, batch_size, shuffle, seed, arg_name):
         if isinstance(data, list):
             data = tuple(data)
         self.data = data
-        leaves = keras.tree.flatten(data)
+        leaves = [leaf for leaf in keras.tree.flatten(data) if leaf is not None]
         if not leaves:
-            raise ValueError(f"`{arg_name}` is empty; expected arrays with a batch dimension.")
-        sizes = {int(np.shape(leaf)[0]) for leaf in leaves}
+            raise ValueError(
+                f"`{arg_name}` must hold arrays with a batch dimension; received "
+                f"{_describe_value(data)}."
+            )
+        for leaf in leaves:
+            if not hasattr(leaf, "shape"):
+                raise TypeError(
+                    f"`{arg_name}` must hold arrays (NumPy arrays or tensors) with a batch "
+                    "dimension, as `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`; received "
+                    f"{_describe_value(leaf)}. Convert Python lists with `np.asarray`."
+                )
+            if len(leaf.shape) == 0:
+                raise ValueError(
+                    f"`{arg_name}` must hold arrays with a batch dimension; received an array "
+                    "of shape ()."
+                )
+        sizes = {int(leaf.shape[0]) for leaf in leaves}
         if len(sizes) != 1:
             raise ValueError(
                 f"All arrays in `{arg_name}` must have the same number of rows; received row "
@@ -60,7 +86,7 @@ class ArrayBatches:
             )
         self.num_rows = sizes.pop()
         if self.num_rows == 0:
-            raise ValueError(f"`{arg_name}` has no rows.")
+            raise ValueError(f"`{arg_name}` must have at least one row; received 0 rows.")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
         self.batch_size = batch_size
@@ -85,7 +111,16 @@ class ArrayBatches:
 
 
 def _take_rows(leaf, rows):
+    if leaf is None:
+        return None
     return np.asarray(keras.ops.convert_to_numpy(leaf) if not isinstance(leaf, np.ndarray) else leaf)[rows]
+
+
+def _describe_value(value):
+    """A short description of a value for error messages: its type, and a string's start."""
+    if isinstance(value, (str, bytes)):
+        return f"a {type(value).__name__} ({value[:20]!r}{'...' if len(value) > 20 else ''})"
+    return f"a {type(value).__name__}"
 
 
 class PyDatasetBatches:
