@@ -36,16 +36,6 @@ def np_(value):
     return np.asarray(value)
 
 
-@pytest.fixture
-def arrays(rng):
-    """320 original rows (10 batches of 32), 40 sensitive and 100 non-sensitive rows."""
-    x = rng.normal(size=(320, 4)).astype("float32")
-    y = (x[:, :1] > 0).astype("float32")
-    sensitive = rng.normal(size=(40, 4)).astype("float32") + 5.0  # Recognisable rows.
-    nonsensitive = rng.normal(size=(100, 4)).astype("float32") - 5.0
-    return {"x": x, "y": y, "sensitive": sensitive, "nonsensitive": nonsensitive}
-
-
 def _iterate(dataset):
     """The batches of a packed dataset of any kind, as a list."""
     if isinstance(dataset, keras.utils.PyDataset):
@@ -552,7 +542,7 @@ def test_build_shuffle_with_seed_is_reproducible(arrays):
 
 def test_build_arrays_membership_and_order(arrays):
     dataset = build_min_diff_dataset(
-        arrays["sensitive"], arrays["nonsensitive"], batch_size=8, shuffle=False
+        arrays["sensitive"], arrays["nonsensitive"], batch_size=8, shuffle=False, repeat=True
     )
     assert isinstance(dataset, keras.utils.PyDataset)
     assert len(dataset) == 13  # ceil(100 / 8); the sensitive group is cycled
@@ -568,9 +558,7 @@ def test_build_arrays_membership_and_order(arrays):
     np.testing.assert_array_equal(md_x[:8], arrays["sensitive"][16:24])
     np.testing.assert_array_equal(md_x[8:], arrays["nonsensitive"][96:])
     np.testing.assert_array_equal(membership[:, 0], [1.0] * 8 + [0.0] * 4)
-    assert len(build_min_diff_dataset(
-        arrays["sensitive"], arrays["nonsensitive"], batch_size=8, repeat=False
-    )) == 5
+    assert len(build_min_diff_dataset(arrays["sensitive"], arrays["nonsensitive"], batch_size=8)) == 5
 
 
 def test_build_arrays_weights_default_to_one(arrays):
@@ -615,7 +603,7 @@ def test_build_tf_data_membership_and_weights(arrays):
 
 def test_build_pydataset(arrays):
     dataset = build_min_diff_dataset(
-        ArrayBatches(arrays["sensitive"], 8), ArrayBatches(arrays["nonsensitive"], 8)
+        ArrayBatches(arrays["sensitive"], 8), ArrayBatches(arrays["nonsensitive"], 8), repeat=True
     )
     assert len(dataset) == 13
     md_x, membership = dataset[6][:2]
@@ -630,8 +618,9 @@ def test_build_dict_of_applications(arrays):
         batch_size=8,
         shuffle=False,
     )
-    assert set(built) == {"a", "b"}
-    assert len(built["a"]) == 13 and len(built["b"]) == 2
+    assert isinstance(built, keras.utils.PyDataset)  # one dataset of dicts, as in TF-MR
+    assert len(built) == 2  # ends with the shortest group
+    assert set(built[0]) == {"a", "b"}
 
 
 def test_build_with_mismatched_groups_raises(arrays):
