@@ -5,36 +5,74 @@ Compatibility in Machine Learning Systems", KDD 2020 (after Bansal et al., AAAI 
 
 * Backward Trust Compatibility, BTC = |h1 right ∧ h2 right| / |h1 right|: the share of the
   examples h1 gets right that h2 still gets right.
-* Backward Error Compatibility, BEC = |h1 wrong ∧ h2 wrong| / |h2 wrong|: the share of h2's
-  mistakes that h1 made too ("a mistake of the new model is not new"; the papers' definition,
-  `normalize_by="h2_errors"`). BackwardCompatibilityML divides by |h1 wrong| instead, the share of
-  h1's mistakes that h2 repeats (`normalize_by="h1_errors"`).
+* Backward Error Compatibility, two denominators. `error_compatibility_score` divides by h1's
+  errors by default, as BackwardCompatibilityML does: |h1 wrong ∧ h2 wrong| / |h1 wrong|, the
+  share of h1's mistakes that h2 repeats (`normalize_by="h1_errors"`). The papers divide by h2's
+  errors: |h1 wrong ∧ h2 wrong| / |h2 wrong|, the share of h2's mistakes that h1 made too ("a
+  mistake of the new model is not new"; `normalize_by="h2_errors"`).
 * New errors: |h1 right ∧ h2 wrong|.
 
 Every function takes the models' outputs as predicted labels `[N]`, as probabilities or scores
 `[N, classes]` (argmax), or as binary probabilities `[N, 1]` (float: `> threshold`, default 0.5;
 integer: labels), and the expected labels as `[N]` / `[N, 1]` class labels or one-hot
-`[N, classes]`. Labels may have any dtype that compares with `==` (integers, floats,
-strings). No deep-learning framework is imported; pass NumPy arrays (or anything `np.asarray`
-accepts). Every function raises ValueError when the three inputs have different lengths.
+`[N, classes]`. Labels `[N]` are integers, booleans, strings or whole-number floats: a `[N]`
+float array with fractional values is probabilities, not labels, and is refused (pass binary
+probabilities as `[N, 1]`). No deep-learning framework is imported; pass NumPy arrays (or
+anything `np.asarray` accepts). Every function raises ValueError when the three inputs have
+different lengths, a NaN, or fractional `[N]` labels, and TypeError for inputs that are not
+arrays of numbers (or of strings, for labels).
 """
 
 import numpy as np
 
-#: The two denominators of `error_compatibility_score`.
-BEC_NORMALIZATIONS = ("h2_errors", "h1_errors")
+#: The two denominators of `error_compatibility_score` (the first is the default).
+BEC_NORMALIZATIONS = ("h1_errors", "h2_errors")
 
 #: Column order of `error_overlap`.
 OVERLAP_COLUMNS = ("both_right", "only_h1_right", "only_h2_right", "both_wrong")
+
+
+def _as_array(value, arg_name, expected):
+    """`value` as a NumPy array of numbers, booleans or strings; TypeError otherwise."""
+    values = np.asarray(value) if not isinstance(value, (dict, set, str, bytes)) else None
+    if values is None or values.dtype == object or not (
+        np.issubdtype(values.dtype, np.number)
+        or np.issubdtype(values.dtype, np.bool_)
+        or np.issubdtype(values.dtype, np.str_)
+    ):
+        raise TypeError(
+            f"`{arg_name}` must be {expected} (an array of numbers); received "
+            f"{type(value).__name__}"
+            + (f" of dtype {values.dtype}" if values is not None and values.ndim else "")
+            + "."
+        )
+    return values
+
+
+def _check_labels_1d(values, arg_name, expected):
+    if np.issubdtype(values.dtype, np.floating):
+        if np.any(np.isnan(values)):
+            raise ValueError(f"`{arg_name}` must be {expected} without NaN; received NaN values.")
+        if np.any(values != np.round(values)):
+            raise ValueError(
+                f"`{arg_name}` must be {expected}; received fractional floats "
+                f"{values[values != np.round(values)][:3].tolist()} in a [N] array. Class "
+                "labels are whole numbers; pass binary probabilities as [N, 1]."
+            )
+    return values
+
+
+_OUTPUT_FORMS = "labels [N], scores [N, classes] or binary scores [N, 1]"
+_LABEL_FORMS = "labels [N] / [N, 1] or one-hot [N, classes]"
 
 
 def predicted_labels(output, threshold=0.5, arg_name="output"):
     """A model's outputs as labels `[N]`.
 
     Args:
-        output: labels `[N]` (returned as they are); scores `[N, classes]` with classes > 1
-            (argmax); binary outputs `[N, 1]`: float probabilities give `output > threshold`
-            (0/1), integers are labels.
+        output: labels `[N]` (integers, booleans, strings or whole-number floats; returned as
+            they are); scores `[N, classes]` with classes > 1 (argmax); binary outputs
+            `[N, 1]`: float probabilities give `output > threshold` (0/1), integers are labels.
         threshold: the binary decision threshold. Default 0.5 (use 0.0 for logits).
         arg_name: name used in error messages.
 
@@ -42,15 +80,27 @@ def predicted_labels(output, threshold=0.5, arg_name="output"):
         A NumPy array `[N]`.
 
     Raises:
-        ValueError: for a scalar or an array of rank above 2.
+        ValueError: for a scalar or an array of rank above 2; for NaN values; for a `[N]`
+            float array with fractional values (probabilities, not labels).
+        TypeError: if `output` is not an array of numbers (or of strings, for labels `[N]`).
     """
-    values = np.asarray(output)
+    values = _as_array(output, arg_name, _OUTPUT_FORMS)
     if values.ndim == 1:
-        return values
+        return _check_labels_1d(values, arg_name, _OUTPUT_FORMS)
     if values.ndim != 2:
         raise ValueError(
-            f"`{arg_name}` must be labels [N], scores [N, classes] or binary scores [N, 1]; "
-            f"received an array of shape {values.shape}."
+            f"`{arg_name}` must be {_OUTPUT_FORMS}; received an array of shape {values.shape}."
+        )
+    if np.issubdtype(values.dtype, np.str_):
+        raise TypeError(
+            f"`{arg_name}` must be {_OUTPUT_FORMS}: scores must be numbers; received an array "
+            f"of strings of shape {values.shape}."
+        )
+    if np.issubdtype(values.dtype, np.floating) and np.any(np.isnan(values)):
+        rows = np.flatnonzero(np.any(np.isnan(values), axis=1))
+        raise ValueError(
+            f"`{arg_name}` must be {_OUTPUT_FORMS} without NaN; received NaN in rows "
+            f"{rows[:5].tolist()}."
         )
     if values.shape[1] == 1:
         if np.issubdtype(values.dtype, np.floating):
@@ -60,16 +110,18 @@ def predicted_labels(output, threshold=0.5, arg_name="output"):
 
 
 def _expected_labels(expected_labels):
-    values = np.asarray(expected_labels)
-    if values.ndim == 1:
-        return values
+    arg_name = "expected_labels"
+    values = _as_array(expected_labels, arg_name, _LABEL_FORMS)
     if values.ndim == 2 and values.shape[1] == 1:
-        return values[:, 0]
-    if values.ndim == 2:
+        values = values[:, 0]
+    if values.ndim == 1:
+        return _check_labels_1d(values, arg_name, _LABEL_FORMS)
+    if values.ndim == 2 and not np.issubdtype(values.dtype, np.str_):
+        if np.issubdtype(values.dtype, np.floating) and np.any(np.isnan(values)):
+            raise ValueError(f"`{arg_name}` must be {_LABEL_FORMS} without NaN; received NaN.")
         return np.argmax(values, axis=1)
     raise ValueError(
-        "`expected_labels` must be labels [N] / [N, 1] or one-hot [N, classes]; received an "
-        f"array of shape {values.shape}."
+        f"`{arg_name}` must be {_LABEL_FORMS}; received an array of shape {values.shape}."
     )
 
 
@@ -111,7 +163,9 @@ def trust_compatibility_score(
         A float in [0, 1].
 
     Raises:
-        ValueError: if the three inputs have different numbers of rows, or a shape above.
+        ValueError: if the three inputs have different numbers of rows, a shape above, NaN
+            values, or `[N]` floats with fractional values (probabilities are `[N, 1]`).
+        TypeError: if an input is not an array of numbers (labels `[N]` may be strings).
     """
     h1_right, h2_right, _ = _correctness(h1_output, h2_output, expected_labels, threshold)
     return _ratio(np.sum(h1_right & h2_right), np.sum(h1_right), zero_division)
@@ -122,21 +176,22 @@ def error_compatibility_score(
     h2_output,
     expected_labels,
     *,
-    normalize_by="h2_errors",
+    normalize_by="h1_errors",
     threshold=0.5,
     zero_division=0.0,
 ):
     """Backward Error Compatibility, BEC, in either of its two definitions.
 
-    * `normalize_by="h2_errors"` (default, the papers'): BEC = |h1 wrong ∧ h2 wrong| / |h2 wrong|,
-      the share of h2's mistakes that are not new (Srivastava, Nushi, Kamar, Shah, Horvitz,
-      KDD 2020).
-    * `normalize_by="h1_errors"` (BackwardCompatibilityML's `error_compatibility_score`):
-      |h1 wrong ∧ h2 wrong| / |h1 wrong|, the share of h1's mistakes that h2 repeats.
+    * `normalize_by="h1_errors"` (default; BackwardCompatibilityML's `error_compatibility_score`,
+      so migrated code reports the same number): |h1 wrong ∧ h2 wrong| / |h1 wrong|, the share
+      of h1's mistakes that h2 repeats.
+    * `normalize_by="h2_errors"` (the papers' BEC; Bansal et al., AAAI 2019; Srivastava, Nushi,
+      Kamar, Shah, Horvitz, KDD 2020): |h1 wrong ∧ h2 wrong| / |h2 wrong|, the share of h2's
+      mistakes that h1 made too ("a mistake of the new model is not new").
 
     Args:
         h1_output, h2_output, expected_labels, threshold: as `trust_compatibility_score`.
-        normalize_by: `"h2_errors"` or `"h1_errors"` (see above).
+        normalize_by: `"h1_errors"` (default) or `"h2_errors"` (see above). Keyword only.
         zero_division: the value when the denominator is 0. Default 0.0 (as
             BackwardCompatibilityML).
 
@@ -144,8 +199,8 @@ def error_compatibility_score(
         A float in [0, 1].
 
     Raises:
-        ValueError: for an unknown `normalize_by`, inputs with different numbers of rows, or
-            unsupported shapes.
+        ValueError: for an unknown `normalize_by`; inputs as `trust_compatibility_score`.
+        TypeError: as `trust_compatibility_score`.
     """
     if normalize_by not in BEC_NORMALIZATIONS:
         raise ValueError(
@@ -200,7 +255,7 @@ def error_overlap(h1_output, h2_output, expected_labels, *, classes=None, thresh
         expected label is that class.
 
     Raises:
-        ValueError: as `trust_compatibility_score`.
+        ValueError, TypeError: as `trust_compatibility_score`.
     """
     h1_right, h2_right, y = _correctness(h1_output, h2_output, expected_labels, threshold)
     classes = np.unique(y) if classes is None else np.asarray(classes)
