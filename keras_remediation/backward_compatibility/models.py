@@ -153,6 +153,7 @@ class BCNewErrorCompatibilityModel(RemediationModel):
     """
 
     _extra_loss_name = "dissonance"
+    _side_data_required = False  # h1 runs on the batch itself, in `compute_loss`
 
     def __init__(self, *args, h1=None, lambda_c=0.0, **kwargs):
         original_model = _original_model_from_args(args, kwargs, type(self).__name__)
@@ -249,11 +250,6 @@ class BCNewErrorCompatibilityModel(RemediationModel):
         return total + ops.cast(self._lambda_c, total.dtype) * dissonance
 
     # Training -----------------------------------------------------------------------------------
-
-    def _on_missing_extra_data(self, training):
-        """BC needs no side data: h1 runs on the batch itself, in `compute_loss`."""
-        if training:
-            self._extra_loss_seen_in_training = True
 
     def _compute_target_losses(self, x, y, y_pred, sample_weight, training):
         """`[(λ_c · dissonance, dissonance)]` of a labelled batch, for `compute_loss`."""

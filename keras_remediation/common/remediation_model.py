@@ -21,6 +21,7 @@ custom classes), compiles both models, warns when a custom `train_step` drops th
 and writes `get_config` / `from_config`, merging a custom base class's config.
 """
 
+import os
 import warnings
 
 import keras
@@ -64,6 +65,13 @@ def _is_library_class(klass):
     return klass is object or module in ("keras", "keras_remediation")
 
 
+def _zipped(filepath, zipped):
+    """`zipped` for `keras.Model.save`: False for an extension-less local path, unless given."""
+    if zipped is not None or not isinstance(filepath, (str, os.PathLike)):
+        return zipped
+    return None if os.path.splitext(os.fspath(filepath))[1] else False
+
+
 def _deserialize_value(value):
     """A config value as an object: serialised Keras objects (dicts with `class_name`) loaded."""
     if isinstance(value, dict):
@@ -94,6 +102,10 @@ class RemediationModel(keras.Model):
     """
 
     _extra_loss_name = "extra_loss"
+    #: Whether training needs side data packed into the inputs (MinDiff, CLP) or the extra loss
+    #: comes from the labelled batch alone (backward compatibility). Without required side data
+    #: a batch reports no extra-loss metric, as TF Model Remediation's `test_step` did.
+    _side_data_required = True
 
     def __init__(self, original_model, **kwargs):
         if not isinstance(original_model, keras.Model):
@@ -127,7 +139,9 @@ class RemediationModel(keras.Model):
                 super().__init__(**kwargs)
         except (TypeError, ValueError) as error:
             custom = [k.__name__ for k in cls.__mro__ if not _is_library_class(k)]
-            raise type(error)(
+            # An unknown keyword argument is a TypeError in Python (Keras raises ValueError).
+            kind = TypeError if "Unrecognized keyword" in str(error) else type(error)
+            raise kind(
                 f"There was a problem initializing the {cls.__name__} instance: the keyword "
                 f"arguments {sorted(kwargs)} were not accepted by `keras.Model` or by a custom "
                 f"base class ({', '.join(custom) or 'none'}). A custom base class must accept "
@@ -135,11 +149,27 @@ class RemediationModel(keras.Model):
             ) from error
 
     def _create_extra_loss_metrics(self, keys=None):
-        """One `Mean` metric per extra-loss term: `<name>`, or `<key>_<name>` for named terms."""
+        """One `Mean` metric per extra-loss term: `<name>`, or `<key>_<name>` for named terms.
+
+        A name already used by a metric of the wrapped models (e.g. a wrapper around a
+        wrapper) gets a suffix `_1`, `_2`, … (TF Model Remediation's rule).
+        """
         names = [self._extra_loss_name] if keys is None else [
             f"{key}_{self._extra_loss_name}" for key in keys
         ]
-        self._extra_loss_metrics = [keras.metrics.Mean(name=name) for name in names]
+        taken = {
+            metric.name
+            for layer in keras_internals.flatten_layers(self._original_model)
+            for metric in (getattr(layer, "metrics", None) or [])
+        }
+        unique = []
+        for name in names:
+            candidate, count = name, 1
+            while candidate in taken:
+                candidate, count = f"{name}_{count}", count + 1
+            taken.add(candidate)
+            unique.append(candidate)
+        self._extra_loss_metrics = [keras.metrics.Mean(name=name) for name in unique]
 
     @property
     def original_model(self):
@@ -169,11 +199,16 @@ class RemediationModel(keras.Model):
         return []
 
     def _on_missing_extra_data(self, training):
-        """Called by `call` when the inputs carry no side data. Default: require it to train.
+        """Called by `call` when the inputs carry no side data.
 
-        Raises ValueError for `training=True` outside `fit` (a direct call); inside `fit` the
-        batch trains the original model alone, with one warning per `fit`.
+        With `_side_data_required`: raises ValueError for `training=True` outside `fit` (a
+        direct call); inside `fit` the batch trains the original model alone, with one warning
+        per `fit`.
         """
+        if not self._side_data_required:
+            if training:
+                self._extra_loss_seen_in_training = True
+            return
         if training is not True:
             return
         if not self._in_fit:
@@ -220,8 +255,9 @@ class RemediationModel(keras.Model):
             original_inputs, extra_data, training=training, mask=mask
         )
         for loss in extra_losses:
-            # Layer's own add_loss: a Functional custom base class refuses `add_loss`.
-            keras.layers.Layer.add_loss(self, loss)
+            # Layer's own add_loss (a Functional custom base class refuses `add_loss`), of a
+            # tensor (an overridden loss method may return a Python number).
+            keras.layers.Layer.add_loss(self, keras.ops.convert_to_tensor(loss))
         if training:
             self._extra_loss_seen_in_training = True
         return outputs
@@ -284,6 +320,14 @@ class RemediationModel(keras.Model):
                     total = total + keras.ops.cast(loss, total.dtype)
         return total
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras's metrics; without side data in `x`, the extra-loss metrics are left out."""
+        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if self._side_data_required and self._unpack_extra_data(x) is None:
+            for metric in self._extra_loss_metrics:
+                logs.pop(metric.name, None)
+        return logs
+
     def _update_extra_loss_metrics(self, values):
         metrics = self._extra_loss_metrics
         if len(values) != len(metrics):
@@ -338,13 +382,24 @@ class RemediationModel(keras.Model):
     def compute_output_spec(self, inputs, training=None, mask=None):
         return self._original_model.compute_output_spec(self._unpack_original_inputs(inputs))
 
-    def save_original_model(self, *args, **kwargs):
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves the whole model (see `keras.Model.save`); reload it to keep training.
+
+        A `filepath` without an extension (TF Model Remediation's SavedModel directories) is
+        saved as an unzipped Keras directory, which `keras.saving.load_model` reads back.
+        """
+        return super().save(filepath, overwrite=overwrite, zipped=_zipped(filepath, zipped),
+                            **kwargs)
+
+    def save_original_model(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves `original_model` alone (see `keras.Model.save`).
 
         The file loads as the original model's type, for inference or further plain training,
-        without the wrapper.
+        without the wrapper. A `filepath` without an extension is saved as a directory.
         """
-        return self._original_model.save(*args, **kwargs)
+        return self._original_model.save(
+            filepath, overwrite=overwrite, zipped=_zipped(filepath, zipped), **kwargs
+        )
 
     # Serialization -----------------------------------------------------------------------------
 

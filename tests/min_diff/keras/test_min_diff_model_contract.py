@@ -126,7 +126,7 @@ def test_functional_mixin_recipe_trains_and_uses_custom_train_step(data):
     _check_recipe_trains(model, original, data)
     assert model.train_step_count == 256 // 32
     evaluated = model.evaluate(data["x"], data["y"], verbose=0, return_dict=True)
-    assert evaluated["min_diff_loss"] == 0.0
+    assert "min_diff_loss" not in evaluated
     np.testing.assert_allclose(
         model.predict(data["x"], verbose=0), original.predict(data["x"], verbose=0), atol=1e-6
     )
@@ -256,7 +256,7 @@ def test_predict_on_packed_data_then_evaluate_on_plain_data(data, evaluated_befo
         model.evaluate(data["x"], data["y"], verbose=0)
     model.predict(packed, verbose=0)
     plain = model.evaluate(data["x"], data["y"], verbose=0, return_dict=True)
-    assert plain["min_diff_loss"] == 0.0
+    assert "min_diff_loss" not in plain
     with_md = model.evaluate(packed, verbose=0, return_dict=True)
     assert with_md["min_diff_loss"] > 0
 
@@ -328,3 +328,70 @@ def test_bad_loss_weights_raise_before_anything_is_built(weight, error):
 def test_numpy_scalar_loss_weight_is_accepted():
     model = MinDiffModel(keras.Sequential(_layers()), "mmd", loss_weight=np.float32(0.5))
     assert model.min_diff_loss_weights == 0.5
+
+
+# --- Smaller points of TF-MR's contract. -------------------------------------------------------
+
+
+def test_unknown_keyword_argument_raises_type_error():
+    with pytest.raises(TypeError, match="problem initializing the MinDiffModel"):
+        MinDiffModel(keras.Sequential(_layers()), "mmd", not_an_argument=1)
+
+
+def test_nested_dict_loss_raises_value_error():
+    with pytest.raises(ValueError, match="flat dict"):
+        MinDiffModel(keras.Sequential(_layers()), {"a": {"b": "mmd"}})
+
+
+class KeywordRecordingLoss(MMDLoss):
+    calls = []
+
+    def __call__(self, *args, **kwargs):
+        KeywordRecordingLoss.calls.append((len(args), sorted(kwargs)))
+        return super().__call__(*args, **kwargs)
+
+
+def test_losses_are_called_with_keywords(data):
+    KeywordRecordingLoss.calls = []
+    model = MinDiffModel(keras.Sequential(_layers()), KeywordRecordingLoss())
+    model(_packed(data)[0][0], training=True)
+    assert KeywordRecordingLoss.calls == [(0, ["membership", "predictions", "sample_weight"])]
+
+
+class FloatLossMinDiffModel(MinDiffModel):
+    def compute_min_diff_loss(self, min_diff_data, training=None, mask=None):
+        return 0.5  # a Python number: added as a tensor
+
+
+def test_overridden_loss_may_return_a_python_number(data):
+    model = FloatLossMinDiffModel(keras.Sequential(_layers()), "mmd")
+    model(_packed(data)[0][0], training=True)
+    np.testing.assert_allclose(np_(model.losses[0]), 0.5)
+
+
+def test_predictions_transform_may_return_a_numpy_array(data):
+    model = MinDiffModel(
+        keras.Sequential(_layers()), "mmd", predictions_transform=lambda p: np_(p)
+    )
+    model(_packed(data)[0][0], training=False)
+    assert float(np_(model.losses[0])) > 0
+
+
+def test_a_wrapper_of_a_wrapper_gets_unique_metric_names():
+    inner = MinDiffModel(keras.Sequential(_layers()), "mmd")
+    outer = MinDiffModel(inner, "mmd")
+    assert [m.name for m in outer._extra_loss_metrics] == ["min_diff_loss_1"]
+
+
+def test_extensionless_paths_save_directories(tmp_path, data):
+    model = MinDiffModel(keras.Sequential(_layers()), "mmd", loss_weight=2.0)
+    x = data["x"][:4]
+    model(x)
+    model.save(tmp_path / "saved_model")
+    model.save_original_model(tmp_path / "original")
+    assert (tmp_path / "saved_model").is_dir() and (tmp_path / "original").is_dir()
+    loaded = keras.saving.load_model(tmp_path / "saved_model")
+    assert isinstance(loaded, MinDiffModel) and loaded.min_diff_loss_weights == 2.0
+    np.testing.assert_allclose(np_(loaded(x)), np_(model(x)), atol=1e-6)
+    original = keras.saving.load_model(tmp_path / "original")
+    np.testing.assert_allclose(np_(original(x)), np_(model(x)), atol=1e-6)

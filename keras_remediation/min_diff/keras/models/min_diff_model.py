@@ -25,6 +25,11 @@ def _resolve_losses(loss):
                     f"`loss` keys must be strings (MinDiff application names); received "
                     f"{key!r} of type {type(key).__name__}."
                 )
+            if isinstance(loss[key], dict):
+                raise ValueError(
+                    f"`loss` must be a flat dict of MinDiff losses; `loss[{key!r}]` is a nested "
+                    "dict."
+                )
         return {key: get_min_diff_loss(value, f"loss[{key!r}]") for key, value in loss.items()}
     if isinstance(loss, (list, tuple)):
         raise TypeError(
@@ -105,8 +110,8 @@ class MinDiffModel(RemediationModel):
 
     Metrics: `fit` and `evaluate` (with MinDiff data) report `min_diff_loss`, the weighted
     MinDiff loss, or one `<key>_min_diff_loss` per application for a dict `loss` (with a
-    `val_` prefix on validation data). Keras 3 lists a metric even on batches without MinDiff
-    data, where it reads 0.
+    `val_` prefix on validation data). Batches without MinDiff data report no MinDiff metric,
+    as in TF Model Remediation.
 
     Extending it (TF Model Remediation's recipes): `call` reaches the MinDiff loss through
     `unpack_original_inputs`, `unpack_min_diff_data` and `compute_min_diff_loss`, so a subclass
@@ -257,6 +262,10 @@ class MinDiffModel(RemediationModel):
         """`loss_weight · loss(membership, predictions_transform(predictions), weight)`."""
         _, membership, sample_weight = data
         predictions = self.predictions_transform(predictions)
+        if not ops.is_tensor(predictions) and hasattr(predictions, "shape") and hasattr(
+            predictions, "dtype"
+        ):
+            predictions = ops.convert_to_tensor(predictions)  # a NumPy or another backend's array
         if not ops.is_tensor(predictions):
             hint = (
                 "the `predictions_transform` given does not return a tensor"
@@ -271,7 +280,9 @@ class MinDiffModel(RemediationModel):
             )
         loss = self._loss if key is None else self._loss[key]
         weight = self._loss_weight if key is None else self._loss_weight[key]
-        return weight * loss(membership, predictions, sample_weight)
+        return weight * loss(
+            membership=membership, predictions=predictions, sample_weight=sample_weight
+        )
 
     # RemediationModel hooks: the public methods above are what training calls.
 
@@ -380,13 +391,14 @@ class MinDiffModel(RemediationModel):
         """
         return super().call(inputs, training=training, mask=mask)
 
-    def save(self, *args, **kwargs):
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves the whole MinDiffModel (see `keras.Model.save`); reload it to keep training.
 
         Subclasses of MinDiffModel should be registered with
-        `keras.saving.register_keras_serializable` to load as themselves.
+        `keras.saving.register_keras_serializable` to load as themselves. A `filepath` without
+        an extension is saved as an unzipped Keras directory.
         """
-        return super().save(*args, **kwargs)
+        return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def _remediation_config(self):
         config = {"loss": self._loss, "loss_weight": self._loss_weight}
