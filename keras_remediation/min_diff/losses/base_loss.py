@@ -361,6 +361,15 @@ class MinDiffLoss(abc.ABC):
                 config[key] = keras.saving.deserialize_keras_object(value)
         return cls(**config)
 
+    def __eq__(self, other):
+        """Losses are equal when they have the same class and the same config."""
+        if type(self) is not type(other):
+            return NotImplemented
+        return self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self), self.name))
+
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
 

@@ -166,6 +166,15 @@ class MinDiffKernel(abc.ABC):
     def from_config(cls, config):
         return cls(**config)
 
+    def __eq__(self, other):
+        """Kernels are equal when they have the same class and the same config."""
+        if type(self) is not type(other):
+            return NotImplemented
+        return self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(type(self))
+
     def __repr__(self):
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({arguments})"

@@ -146,3 +146,17 @@ def test_custom_kernel_config_as_tfmr():
     assert restored.arg == 5 and restored.tile_input is False
 
 
+
+
+def test_losses_and_kernels_compare_by_class_and_config():
+    from keras_remediation.min_diff import losses as md_losses
+
+    assert md_losses.MMDLoss("laplacian") == md_losses.MMDLoss("laplacian")
+    assert md_losses.MMDLoss("laplacian") != md_losses.MMDLoss("gaussian")
+    assert md_losses.MMDLoss() != md_losses.AdjustedMMDLoss()
+    assert md_losses.GaussianKernel(0.2) == md_losses.GaussianKernel(0.2)
+    assert md_losses.GaussianKernel(0.2) != md_losses.GaussianKernel(0.3)
+    loss = md_losses.MMDLoss()
+    assert len({loss, md_losses.MMDLoss()}) == 1  # equal losses hash alike
+    clone = md_losses.MMDLoss.from_config(loss.get_config())
+    assert clone == loss and clone is not loss
