@@ -5,14 +5,24 @@ lists, tuples, named tuples such as `MinDiffPackedInputs`) whose leaves are eith
 
 - shape-and-dtype specs: any object with `.shape` and `.dtype`, such as `keras.KerasTensor`
   (`keras.Input(...)`), `tf.TensorSpec`, `jax.ShapeDtypeStruct` or `keras.InputSpec`-like
-  objects; a `None` dimension is free; or
-- an example batch: NumPy arrays (or anything `np.asarray` accepts, such as Python lists and
-  numbers); the first dimension of each array is taken as the batch dimension and left free.
+  objects; or
+- an example batch: NumPy arrays (or anything `np.asarray` accepts, such as Python lists); the
+  first dimension of each array is taken as the batch dimension.
 
-The spec is normalised to a structure of `TensorSpec`s. It builds the model (so its weights
-exist before any client data is seen), builds the compiled loss and metrics (so the server can
+As in TFF, the spec is a type, not a batch shape: it gives the structure and the dtypes. Its
+batch dimension is never a constraint (TFF's own tests declare `TensorSpec([1, d])` and feed
+batches of 2, or inputs and labels of different declared batch sizes), and its rank is not
+either (labels declared `[None]` are fed `[n, 1]`; Keras's losses squeeze or expand them). Only
+where a batch has the spec's rank are its fixed feature dimensions (all but the first) checked.
+
+String specs (`dtype` `"string"`, `tf.string`) need the TensorFlow backend, the only Keras
+backend with string tensors; `from_keras_model` raises TypeError for them on JAX and PyTorch.
+
+The spec is normalised to a structure of `TensorSpec`s (`FederatedModel.normalized_input_spec`;
+`FederatedModel.input_spec` is the value given). It builds the model (so its weights exist
+before any client data is seen), builds the compiled loss and metrics (so the server can
 finalise metric state without data) and checks each client's data on arrival: the structure
-and the fixed dimensions must match, dtypes are left to Keras's conversion.
+and the fixed feature dimensions must match; dtypes are left to Keras's conversion.
 """
 
 import collections
@@ -46,20 +56,34 @@ class TensorSpec:
     def __repr__(self):
         return f"TensorSpec(shape={self.shape}, dtype={self.dtype!r})"
 
+    @property
+    def is_string(self):
+        return self.dtype == "string"
+
     def zeros(self, batch_size=1):
-        """A NumPy array of zeros of this spec, free dimensions set to `batch_size` (first) or 1."""
+        """A NumPy array of zeros (empty strings) of this spec.
+
+        The batch dimension is `batch_size` whatever the spec declares (the spec is a type);
+        free feature dimensions are 1.
+        """
         shape = [
-            (batch_size if i == 0 else 1) if dim is None else dim
+            batch_size if i == 0 else (1 if dim is None else dim)
             for i, dim in enumerate(self.shape)
         ]
+        if self.is_string:
+            return np.full(shape, "", dtype=object)
         return np.zeros(shape, dtype=self.dtype)
 
     def is_compatible_with(self, shape):
-        """True if a concrete `shape` has this spec's rank and fixed dimensions."""
+        """False only if a concrete `shape` has this spec's rank and differs in a fixed feature
+        dimension (the batch dimension and a different rank are not constraints)."""
         shape = tuple(shape)
         if len(shape) != len(self.shape):
-            return False
-        return all(dim is None or dim == int(actual) for dim, actual in zip(self.shape, shape))
+            return True
+        return all(
+            dim is None or dim == int(actual)
+            for dim, actual in zip(self.shape[1:], shape[1:])
+        )
 
 
 class InputSpec(collections.namedtuple("InputSpec", ["x", "y"])):
@@ -74,6 +98,10 @@ def _dimension(dim):
 
 
 def _standard_dtype(dtype):
+    if getattr(dtype, "name", None) == "string" or dtype in (str, bytes, "str", "bytes"):
+        return "string"
+    if isinstance(dtype, np.dtype) and dtype.kind in ("U", "S"):
+        return "string"
     try:
         return keras.backend.standardize_dtype(dtype)
     except (TypeError, ValueError):
@@ -122,16 +150,22 @@ def _leaf_spec(leaf, path):
             f"`input_spec` leaf at {path or 'its root'} is neither a spec (an object with "
             f"`.shape` and `.dtype`) nor an array: {leaf!r}."
         ) from error
-    if array.dtype == object:
+    if array.dtype == object and not (
+        array.size and all(isinstance(v, (str, bytes)) for v in array.reshape(-1))
+    ):
         raise TypeError(
             f"`input_spec` leaf at {path or 'its root'} is neither a spec (an object with "
-            f"`.shape` and `.dtype`) nor a numeric array: {leaf!r}."
+            f"`.shape` and `.dtype`) nor a numeric or string array: {leaf!r}."
         )
     if array.ndim == 0:
-        raise ValueError(
-            f"The example batch in `input_spec` at {path or 'its root'} is a scalar; example "
-            "arrays need a batch dimension."
+        # TFF raises TypeError for a leaf that is not a spec (e.g. a constant).
+        raise TypeError(
+            "Expected input spec member to be of type TensorSpec (or any object with `.shape` "
+            f"and `.dtype`), or an example batch with a batch dimension; `input_spec` "
+            f"{path or 'root'} is a scalar: {leaf!r}."
         )
+    if array.dtype == object:
+        return TensorSpec((None,) + tuple(int(d) for d in array.shape[1:]), "string")
     return TensorSpec((None,) + tuple(int(d) for d in array.shape[1:]), _standard_dtype(array.dtype))
 
 
@@ -182,16 +216,17 @@ def normalize_input_spec(input_spec):
             module docstring).
 
     Raises:
-        ValueError: if `input_spec` does not have two elements, or a part is empty, or an
-            example array is a scalar.
-        TypeError: if a leaf is neither a spec nor a numeric array.
+        ValueError: if `input_spec` does not have two elements, or a part is empty.
+        TypeError: if a leaf is neither a spec nor a numeric or string array (a scalar
+            included, as in TFF).
     """
     x, y = _pair(input_spec)
     return InputSpec(_normalize_part(x, "x"), _normalize_part(y, "y"))
 
 
 def zeros_like_spec(spec_structure, batch_size=1):
-    """A structure of NumPy zeros matching `spec_structure` (free dims: `batch_size`, then 1)."""
+    """A structure of NumPy zeros matching `spec_structure` (batch dimension `batch_size`,
+    free feature dimensions 1; empty strings for string specs)."""
     return _map_specs(lambda spec: spec.zeros(batch_size), spec_structure)
 
 
@@ -204,7 +239,9 @@ def check_against_spec(data, spec_structure, name):
     """Raises ValueError if a concrete batch `data` does not match `spec_structure`.
 
     The structures must have the same paths (dict keys, sequence positions; list vs tuple is
-    not distinguished) and each array must have its spec's rank and fixed dimensions.
+    not distinguished); an array of the spec's rank must have its fixed feature dimensions.
+    The batch dimension is never checked and a different rank is left to Keras (TFF's specs
+    are types: labels declared `[None]` are fed `[n, 1]`).
     """
     spec_items = keras.tree.flatten_with_path(spec_structure)
     try:
@@ -225,9 +262,19 @@ def check_against_spec(data, spec_structure, name):
         if not spec.is_compatible_with(shape):
             raise ValueError(
                 f"The client data's {_path_str(name, path)} has shape {tuple(shape)}, which "
-                f"does not match `input_spec` shape {spec.shape} (None: any size)."
+                f"does not match `input_spec` shape {spec.shape} (None: any size; the batch "
+                "dimension is not checked)."
             )
 
 
 def _paths(paths):
     return [("root" if not path else "".join(f"[{p!r}]" for p in path)) for path in paths]
+
+
+def string_paths(spec_structure, name):
+    """The paths (as in error messages) of the string leaves of a normalised spec structure."""
+    return [
+        _path_str(name, path)
+        for path, spec in keras.tree.flatten_with_path(spec_structure)
+        if spec.is_string
+    ]

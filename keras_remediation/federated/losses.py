@@ -1,14 +1,25 @@
 """Checking `from_keras_model`'s `loss` and `loss_weights` against the model's outputs.
 
-As in TFF's `from_keras_model`: one loss for a single-output model (or for every output), or a
-list (one loss per output, in order) or a dict (one per output name) for a multi-output model;
-the minimised loss is the sum of the per-output losses, each multiplied by its entry in
-`loss_weights`. The checked values are handed to `keras.Model.compile`, which computes that sum.
+As in TFF's `from_keras_model`: a list (one loss per output, in order) or a dict (one per
+output name) for a multi-output model; the minimised loss is the sum of the per-output losses,
+each multiplied by its entry in `loss_weights`. Lists and dicts are handed to
+`keras.Model.compile`, which computes that sum.
+
+A single loss object or function on a multi-output model receives the whole structures, as in
+TFF: `loss(y_true, y_pred)` with all the labels and all the predictions, nested as the labels
+and the model's outputs (Keras 3's `compile` would apply it to each output separately and sum).
+`install_whole_structure_loss` sets this up. A loss given by name (`"mse"`, not in TFF's
+contract) keeps Keras's per-output meaning.
+
+Errors follow TFF's tests: a loss dict, or a `loss_weights` dict, naming outputs the model does
+not have raises `OutputNamesError`, which is both a KeyError (TFF's documented contract) and a
+TypeError (what TFF's tests expect).
 """
 
 import numbers
 
 import keras
+from keras import ops
 
 
 def output_structure(outputs, model):
@@ -29,6 +40,17 @@ def output_structure(outputs, model):
     return count, None
 
 
+class OutputNamesError(KeyError, TypeError):
+    """A loss or `loss_weights` dict whose keys are not the model's output names.
+
+    Both a KeyError (TFF's documented contract for a loss dict) and a TypeError (what TFF's
+    tests expect), so code written against either catches it.
+    """
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
 def _is_single_loss(loss):
     return isinstance(loss, (str, keras.losses.Loss)) or callable(loss)
 
@@ -38,19 +60,20 @@ def check_loss(loss, output_count, output_names):
 
     Raises:
         TypeError: if `loss` is None or neither a loss, a list nor a dict.
-        KeyError: if `loss` is a dict whose keys are not exactly the output names.
+        OutputNamesError (KeyError and TypeError): if `loss` is a dict whose keys are not
+            exactly the output names.
         ValueError: if `loss` is a list whose length is not the number of outputs.
     """
     if loss is None:
         raise TypeError("`loss` is required: a Keras loss, or a list or dict of them.")
     if isinstance(loss, dict):
         if output_names is None:
-            raise KeyError(
+            raise OutputNamesError(
                 "`loss` is a dict but the model's outputs have no names (a dict-output or "
                 "Functional model has them); give a list of losses instead."
             )
         if set(loss) != set(output_names):
-            raise KeyError(
+            raise OutputNamesError(
                 f"The keys of the `loss` dict, {sorted(map(str, loss))}, must be the model's "
                 f"output names, {sorted(output_names)}."
             )
@@ -91,7 +114,7 @@ def normalize_loss_weights(loss_weights, loss, output_count, output_names):
     Raises:
         TypeError: for a weight that is not a number, or a structure that does not fit `loss`.
         ValueError: for a list of the wrong length.
-        KeyError: for dict keys that are not output names.
+        OutputNamesError (KeyError and TypeError): for dict keys that are not output names.
     """
     if loss_weights is None:
         return None
@@ -103,7 +126,7 @@ def normalize_loss_weights(loss_weights, loss, output_count, output_names):
             )
         unknown = set(loss_weights) - set(loss)
         if unknown:
-            raise KeyError(
+            raise OutputNamesError(
                 f"`loss_weights` has keys {sorted(map(str, unknown))} that are not output names "
                 f"({sorted(loss)})."
             )
@@ -116,7 +139,7 @@ def normalize_loss_weights(loss_weights, loss, output_count, output_names):
                 )
             unknown = set(loss_weights) - set(output_names)
             if unknown:
-                raise KeyError(
+                raise OutputNamesError(
                     f"`loss_weights` has keys {sorted(map(str, unknown))} that are not output "
                     f"names ({list(output_names)})."
                 )
@@ -138,10 +161,68 @@ def normalize_loss_weights(loss_weights, loss, output_count, output_names):
             raise ValueError("A single `loss` takes a single weight in `loss_weights`.")
         (key, value), = loss_weights.items()
         if output_names is not None and key not in output_names:
-            raise KeyError(f"`loss_weights` key {key!r} is not an output name ({output_names}).")
+            raise OutputNamesError(f"`loss_weights` key {key!r} is not an output name ({output_names}).")
         return _number(value, f"loss_weights[{key!r}]")
     if isinstance(loss_weights, (list, tuple)):
         if len(loss_weights) != 1:
             raise ValueError("A single `loss` takes a single weight in `loss_weights`.")
         return _number(loss_weights[0], "loss_weights[0]")
     return _number(loss_weights, "loss_weights")
+
+
+def uses_whole_structure(loss, output_count):
+    """True if `loss` is one loss object or function for a model with several outputs."""
+    return (
+        output_count > 1
+        and not isinstance(loss, (str, dict, list, tuple))
+        and callable(loss)
+    )
+
+
+class WholeStructureLoss(keras.losses.Loss):
+    """One loss applied to the whole label and prediction structures (TFF's single loss).
+
+    Stands in for Keras's compiled loss (`CompileLoss`), whose interface it provides (`built`,
+    `metrics`, `variables`, `build`). A `keras.losses.Loss` reduces its own result (and
+    applies `sample_weight`); a plain function's result is averaged.
+    """
+
+    def __init__(self, loss, weight=None):
+        super().__init__(name="compile_loss")
+        self._loss = loss
+        self._weight = 1.0 if weight is None else float(weight)
+        self.built = True
+
+    @property
+    def metrics(self):
+        return []
+
+    @property
+    def variables(self):
+        return []
+
+    def build(self, y_true, y_pred):
+        del y_true, y_pred
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true = keras.tree.map_structure(ops.convert_to_tensor, y_true)
+        y_pred = keras.tree.map_structure(ops.convert_to_tensor, y_pred)
+        if isinstance(self._loss, keras.losses.Loss):
+            value = self._loss(y_true, y_pred, sample_weight=sample_weight)
+        else:
+            value = ops.mean(self._loss(y_true, y_pred))
+        return ops.multiply(ops.cast(value, "float32"), self._weight)
+
+    def call(self, y_true, y_pred):
+        return self(y_true, y_pred)
+
+
+def install_whole_structure_loss(model, loss, weight=None):
+    """Replaces the compiled loss of `model` (compiled) by `WholeStructureLoss(loss, weight)`.
+
+    Uses Keras's private `Trainer._compile_loss` (checked on Keras 3.15), the attribute that
+    `Trainer.compute_loss` calls with `(y, y_pred, sample_weight)`.
+    """
+    if not hasattr(model, "_compile_loss"):
+        raise RuntimeError("This Keras version has no `Model._compile_loss`; cannot install the loss.")
+    model._compile_loss = WholeStructureLoss(loss, weight)

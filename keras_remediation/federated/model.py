@@ -13,6 +13,10 @@ its `dissonance` is reported). For these wrappers only the wrapped (original) mo
 are exchanged: the wrapper owns none, and a BC model's deployed model h1 is frozen and the same
 on every client, so it stays local.
 
+Metrics: besides `loss` and the compiled metrics, a `FederatedModel` reports `num_examples`
+and `num_batches` (TFF's defaults), summed over clients like every other metric state; a
+metric of that name in `metrics` replaces the default, as in TFF.
+
 Differences from TFF's contract (the seed's contract is kept for the arguments and errors):
 - The client optimizer belongs to the model here (`optimizer=`, default SGD with learning rate
   0.01), not to the algorithm; its state (moments, iteration count) restarts at every round,
@@ -20,6 +24,9 @@ Differences from TFF's contract (the seed's contract is kept for the arguments a
 - `input_spec` may also be an example batch of NumPy arrays (see `input_spec`).
 - `loss_weights` for a dict of losses may leave outputs out (they weigh 1.0).
 - `metrics` may also hold metric names (`"accuracy"`), as `keras.Model.compile` takes them.
+- String inputs need the TensorFlow backend (Keras has no string tensors on JAX or PyTorch).
+- Keras 3 casts labels to the loss's dtype (float32) before a `keras.losses.Loss` sees them,
+  so a custom loss that needs integer labels must cast them back (`keras.ops.cast`).
 """
 
 import dataclasses
@@ -50,6 +57,30 @@ class FederatedResult:
     num_examples: int
     metric_state: dict
     metrics: dict
+
+
+_COUNTER_NAMES = ("num_examples", "num_batches")
+
+
+class _BatchCounter(keras.callbacks.Callback):
+    """Counts the batches of the current epoch (`fit`) or evaluation, as Keras's metric state
+    covers them (`fit` resets the metrics at each epoch, `evaluate` at its start)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches = 0
+
+    def on_test_begin(self, logs=None):
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches = max(self.batches, int(batch) + 1)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.batches = max(self.batches, int(batch) + 1)
 
 
 class _EpochStates(keras.callbacks.Callback):
@@ -89,6 +120,35 @@ def _is_array_tuple(data):
     return isinstance(data, (tuple, list)) and not hasattr(data, "_fields") and len(data) in (2, 3)
 
 
+def _is_string_array(value):
+    if not isinstance(value, np.ndarray):
+        return False
+    if value.dtype.kind in ("U", "S"):
+        return True
+    return value.dtype == object and value.size > 0 and all(
+        isinstance(v, (str, bytes)) for v in value.reshape(-1)
+    )
+
+
+def _string_arrays_as_tensors(structure):
+    """NumPy string arrays in `structure` as `tf.string` tensors (TensorFlow backend only).
+
+    Keras's array adapter takes no NumPy string arrays; TensorFlow string tensors it takes.
+    """
+    if structure is None or keras.backend.backend() != "tensorflow":
+        return structure
+    leaves = keras.tree.flatten(structure)
+    if not any(_is_string_array(leaf) for leaf in leaves):
+        return structure
+    import tensorflow as tf  # noqa: PLC0415 - the TensorFlow backend is in use
+
+    return keras.tree.map_structure(
+        lambda leaf: tf.constant(leaf.astype(object) if leaf.dtype.kind == "U" else leaf)
+        if _is_string_array(leaf) else leaf,
+        structure,
+    )
+
+
 def _first_batch(data):
     """The first batch of `data` when it is cheap to read (arrays, PyDataset), else None."""
     if _is_array_tuple(data):
@@ -109,11 +169,17 @@ class FederatedModel:
     side: `aggregate(results)` sums the clients' metric states and finalises them.
     """
 
-    def __init__(self, keras_model, input_spec, compile_kwargs):
+    def __init__(self, keras_model, input_spec, compile_kwargs, *, given_input_spec=None,
+                 whole_structure_loss=None, counters=_COUNTER_NAMES):
         self._keras_model = keras_model
         self._input_spec = input_spec
+        self._given_input_spec = input_spec if given_input_spec is None else given_input_spec
         self._wrapped = keras_model.original_model if isinstance(keras_model, RemediationModel) else None
+        self._counters = tuple(counters)
+        self._batch_counter = _BatchCounter()
         keras_model.compile(**compile_kwargs)
+        if whole_structure_loss is not None:
+            losses_lib.install_whole_structure_loss(keras_model, *whole_structure_loss)
         self._build_loss_and_metrics()
         optimizer = keras_model.optimizer
         if not optimizer.built:
@@ -153,6 +219,11 @@ class FederatedModel:
 
     @property
     def input_spec(self):
+        """`input_spec` as given to `from_keras_model` (TFF's `input_spec` property)."""
+        return self._given_input_spec
+
+    @property
+    def normalized_input_spec(self):
         """The normalised `input_spec`: `InputSpec(x, y)` of `TensorSpec` structures."""
         return self._input_spec
 
@@ -197,16 +268,38 @@ class FederatedModel:
     # Metrics ------------------------------------------------------------------------------------
 
     def metric_state(self):
-        """The model's current raw metric state (see `metric_state.read_state`)."""
-        return metric_state_lib.read_state(self._keras_model)
+        """The model's current raw metric state (see `metric_state.read_state`).
+
+        Besides the Keras metrics' variables: `num_examples` and `num_batches` (unless a metric
+        of that name was given) of the last local epoch or evaluation, as the Keras metrics.
+        """
+        state = metric_state_lib.read_state(self._keras_model)
+        counts = {"num_examples": self._examples_in(state), "num_batches": self._batch_counter.batches}
+        for name in self._counters:
+            state[name] = np.array(float(counts[name]), dtype=np.float64)
+        return state
 
     def zero_metric_state(self):
         """A metric state of zeros (a client that saw no data)."""
-        return metric_state_lib.zero_state(self._keras_model)
+        state = metric_state_lib.zero_state(self._keras_model)
+        for name in self._counters:
+            state[name] = np.zeros((), dtype=np.float64)
+        return state
+
+    def reset_metrics(self):
+        """Resets every metric's state (the Keras metrics and the counters) to zero."""
+        self._keras_model.reset_metrics()
+        self._batch_counter.batches = 0
 
     def finalize_metrics(self, state):
-        """`{name: float}` computed once from a (summed) raw metric state."""
-        return metric_state_lib.finalize(self._keras_model, state)
+        """`{name: float}` computed once from a (summed) raw metric state.
+
+        `num_examples` and `num_batches` are ints.
+        """
+        results = metric_state_lib.finalize(self._keras_model, state)
+        for name in self._counters:
+            results[name] = int(round(float(np.sum(state.get(name, 0.0)))))
+        return results
 
     def aggregate(self, results):
         """Aggregates clients' `FederatedResult`s: example counts and metric states summed.
@@ -248,7 +341,8 @@ class FederatedModel:
     def _fit_arguments(self, data):
         if _is_array_tuple(data):
             x, y, sample_weight = (tuple(data) + (None,))[:3]
-            return {"x": x, "y": y, "sample_weight": sample_weight}
+            return {"x": _string_arrays_as_tensors(x), "y": _string_arrays_as_tensors(y),
+                    "sample_weight": sample_weight}
         return {"x": data}
 
     def reset_optimizer(self):
@@ -272,9 +366,10 @@ class FederatedModel:
             reset_optimizer: restart the client optimizer's state first (FedAvg). Default True.
 
         Returns:
-            `FederatedResult`: `num_examples` of one epoch, the metric state summed over all
-            local epochs (`loss`, compiled metrics, `min_diff_loss` for a MinDiff model) and
-            the metrics finalised from it.
+            `FederatedResult`: `num_examples` of one epoch (the FedAvg weight), the metric
+            state summed over all local epochs (`loss`, compiled metrics, `min_diff_loss` for a
+            MinDiff model, and the `num_examples` / `num_batches` counters, which therefore
+            count every local epoch, as TFF's do) and the metrics finalised from it.
 
         Raises:
             ValueError: if `epochs` is not a positive int, or the first batch does not match
@@ -294,7 +389,7 @@ class FederatedModel:
             epochs=epochs,
             shuffle=shuffle,
             verbose=verbose,
-            callbacks=[states],
+            callbacks=[self._batch_counter, states],
         )
         state = states.total if states.total is not None else self.zero_metric_state()
         return FederatedResult(
@@ -311,7 +406,9 @@ class FederatedModel:
         """
         self._check_data(data)
         arguments = self._fit_arguments(data)
-        self._keras_model.evaluate(**arguments, batch_size=batch_size, verbose=verbose)
+        self._keras_model.evaluate(
+            **arguments, batch_size=batch_size, verbose=verbose, callbacks=[self._batch_counter]
+        )
         state = self.metric_state()
         return FederatedResult(
             num_examples=self._examples_in(state),
@@ -343,6 +440,71 @@ def _compile_kwargs(loss, loss_weights, metrics, optimizer, jit_compile):
     return kwargs
 
 
+def _metric_objects(metrics):
+    """`metrics` with each constructor called (TFF: a list of metrics or of no-arg callables).
+
+    Raises:
+        TypeError: if `metrics` is not a list, an entry is neither a metric, a metric name nor
+            a callable, a callable does not create a metric without arguments, or metric
+            objects and constructors are mixed (TFF's rule).
+    """
+    if metrics is None:
+        return []
+    if not isinstance(metrics, (list, tuple)):
+        raise TypeError(
+            "`metrics` must be a list of keras.metrics.Metric objects or of no-arg callables "
+            f"that each construct one; received {metrics!r}."
+        )
+    objects = []
+    has_object = has_constructor = False
+    for metric in metrics:
+        if isinstance(metric, keras.metrics.Metric):
+            has_object = True
+            objects.append(metric)
+        elif isinstance(metric, str):
+            objects.append(metric)
+        elif callable(metric):
+            try:
+                made = metric()
+            except TypeError as error:
+                raise TypeError(
+                    f"Metric constructor {metric!r} in `metrics` is not a no-arg callable that "
+                    f"creates a keras.metrics.Metric: {error}"
+                ) from error
+            if not isinstance(made, keras.metrics.Metric):
+                raise TypeError(
+                    f"Metric constructor {metric!r} in `metrics` is not a no-arg callable that "
+                    f"creates a keras.metrics.Metric; it created a {type(made).__name__}."
+                )
+            has_constructor = True
+            objects.append(made)
+        else:
+            raise TypeError(
+                "Expected each entry of `metrics` to be a keras.metrics.Metric, a metric name or "
+                f"a no-arg callable that constructs a metric; found a non-callable "
+                f"{type(metric).__name__}: {metric!r}."
+            )
+    if has_object and has_constructor:
+        raise TypeError(
+            "Expected `metrics` to be either a list of keras.metrics.Metric objects or a list "
+            f"of no-arg callables that each construct one; found both types in {metrics!r}."
+        )
+    return objects
+
+
+def _check_string_specs(spec):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    paths = input_spec_lib.string_paths(spec.x, "x") + input_spec_lib.string_paths(spec.y, "y")
+    if paths:
+        raise TypeError(
+            f"`input_spec` declares string tensors at {', '.join(paths)}, but the {backend} "
+            "backend of Keras has no string tensors. Use KERAS_BACKEND=tensorflow, or map the "
+            "strings to integer ids in the data pipeline and declare those."
+        )
+
+
 def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=None, *,
                      optimizer=None, jit_compile="auto"):
     """Builds a `FederatedModel` from an uncompiled Keras model (TFF's `from_keras_model`).
@@ -353,17 +515,27 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
             function that the client and server apps call).
         loss: a Keras loss (`keras.losses.Loss`, loss function or name) taking `(y_true,
             y_pred)`; for a multi-output model, a list (one per output) or a dict (keyed by
-            output name). The minimised loss is their sum weighted by `loss_weights`.
+            output name), whose per-output losses are summed, weighted by `loss_weights`. A
+            single loss object or function on a multi-output model receives the whole
+            structures, as in TFF: `loss(y_true, y_pred)` with all the labels and all the
+            outputs (a loss name keeps Keras's meaning: applied to each output and summed).
+            Keras 3 casts the labels to the loss's dtype (float32) before a
+            `keras.losses.Loss` sees them: a loss that needs integer labels casts them back.
         input_spec: the pair `(inputs spec, labels spec)`, each a structure of specs with
             `.shape` and `.dtype` (`keras.KerasTensor`, `tf.TensorSpec`,
             `jax.ShapeDtypeStruct`, ...) or an example batch of NumPy arrays, nested like the
-            data. For a MinDiff model the inputs spec may be the original inputs' or the packed
-            inputs'.
+            data; a dict with keys `'x'` and `'y'` also works. As in TFF it is a type: the
+            batch dimension, and the rank where it differs from the data's, are not checked.
+            String specs need the TensorFlow backend. For a MinDiff model the inputs spec may
+            be the original inputs' or the packed inputs'. `FederatedModel.input_spec` returns
+            it as given.
         loss_weights: optional Python floats weighting the losses: a number for a single loss,
             a list (1:1 with the outputs) for a list of losses, a dict (output name → weight)
             for a dict of losses.
-        metrics: optional list of `keras.metrics.Metric` objects (or names). Each must be a
-            fresh object (they hold state).
+        metrics: optional list of `keras.metrics.Metric` objects (or names), or of no-arg
+            callables (metric classes, functions) that each construct one; constructors are
+            called here, so each model gets fresh metrics. Objects must be fresh (they hold
+            state). `num_examples` and `num_batches` are added unless a metric has that name.
         optimizer: keyword-only; the client optimizer (instance, name or zero-argument function
             returning one). Default `keras.optimizers.SGD(learning_rate=0.01)`. Not in TFF's
             signature (there the algorithm owns it).
@@ -373,12 +545,14 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
         A `FederatedModel` backed by `keras_model` (which is built and compiled here).
 
     Raises:
-        TypeError: if `keras_model` is not a `keras.Model` (or `loss`, `metrics`, a weight
-            or the optimizer has the wrong type).
+        TypeError: if `keras_model` is not a `keras.Model`, or `loss`, `metrics`, a weight or
+            the optimizer has the wrong type, or an `input_spec` leaf is not a spec or an
+            array with a batch dimension, or `input_spec` has strings on JAX or PyTorch.
         ValueError: if `keras_model` was compiled, or `input_spec` does not have two
             elements, or a loss list or `loss_weights` list has the wrong length.
-        KeyError: if `loss` is a dict whose keys are not the model's output names (or
-            `loss_weights` names an unknown output).
+        OutputNamesError: (a KeyError, as TFF documents, and a TypeError, as TFF's tests
+            expect) if `loss` is a dict whose keys are not the model's output names, or
+            `loss_weights` names an unknown output.
     """
     if not isinstance(keras_model, keras.Model):
         raise TypeError(
@@ -391,23 +565,26 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
             "`loss_weights`, `metrics` and the client optimizer. Pass an uncompiled model."
         )
     spec = input_spec_lib.normalize_input_spec(input_spec)
-    if metrics is not None and not isinstance(metrics, (list, tuple)):
-        raise TypeError(
-            f"`metrics` must be a list of keras.metrics.Metric objects; received {metrics!r}."
-        )
-    for metric in metrics or []:
-        if not isinstance(metric, (keras.metrics.Metric, str)):
-            raise TypeError(
-                f"`metrics` must hold keras.metrics.Metric objects; received {metric!r}."
-            )
+    _check_string_specs(spec)
+    metrics = _metric_objects(metrics)
+    names = {m.name for m in metrics if isinstance(m, keras.metrics.Metric)}
+    counters = tuple(name for name in _COUNTER_NAMES if name not in names)
     # Build the model to learn its outputs, then check the losses against them.
     x = input_spec_lib.zeros_like_spec(spec.x)
     original_x = _original_inputs(keras_model, x)
     outputs = keras_model(original_x, training=False)
     named_model = keras_model.original_model if isinstance(keras_model, RemediationModel) else keras_model
-    count, names = losses_lib.output_structure(outputs, named_model)
-    losses_lib.check_loss(loss, count, names)
-    loss_weights = losses_lib.normalize_loss_weights(loss_weights, loss, count, names)
+    count, output_names = losses_lib.output_structure(outputs, named_model)
+    losses_lib.check_loss(loss, count, output_names)
+    loss_weights = losses_lib.normalize_loss_weights(loss_weights, loss, count, output_names)
+    whole_structure_loss = None
+    compile_loss = loss
+    if losses_lib.uses_whole_structure(loss, count):
+        whole_structure_loss = (loss, loss_weights)
+        compile_loss, loss_weights = None, None
     return FederatedModel(
-        keras_model, spec, _compile_kwargs(loss, loss_weights, metrics, optimizer, jit_compile)
+        keras_model, spec,
+        _compile_kwargs(compile_loss, loss_weights, metrics, optimizer, jit_compile),
+        given_input_spec=input_spec, whole_structure_loss=whole_structure_loss,
+        counters=counters,
     )
