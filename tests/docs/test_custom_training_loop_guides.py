@@ -13,7 +13,7 @@ What the tests read from a guide's namespace (the guides define these names):
     custom_model/custom_history (packed-input train_step with fit),
     ReshapedCustomModelWithMinDiff, reshaped_model/reshaped_history (reshaped batches),
     loop_model/loop_history (fully custom loop), min_diff_loss_fn, and on JAX and PyTorch
-    build_compiled_loss(model).
+    build_compiled_loss_and_metrics(model).
 The guide-independent checks (files, code blocks, links) run on every backend.
 """
 
@@ -182,8 +182,8 @@ class _OneBadBatch(keras.utils.PyDataset):
 def _bad_membership_model(guide, run_eagerly):
     model = guide["get_model"](model_class=guide["CustomModelWithMinDiff"])
     model.compile(optimizer="sgd", loss="binary_crossentropy", run_eagerly=run_eagerly)
-    if "build_compiled_loss" in guide:
-        guide["build_compiled_loss"](model)
+    if "build_compiled_loss_and_metrics" in guide:
+        guide["build_compiled_loss_and_metrics"](model)
     return model
 
 
@@ -205,3 +205,15 @@ def test_bad_membership_inside_fit_behaves_as_the_guides_say(guide):
     else:  # PyTorch's fit runs eagerly by default.
         with pytest.raises(ValueError, match="membership"):
             compiled.fit(_OneBadBatch(guide), epochs=1, verbose=0)
+
+
+def test_packed_model_with_compiled_metrics_fits_after_the_guides_build_step(guide):
+    """With `metrics=[...]`, the guide's build step must build the metrics too (JAX, PyTorch)."""
+    model = guide["get_model"](model_class=guide["CustomModelWithMinDiff"])
+    model.set_weights(guide["initial_weights"])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+    if "build_compiled_loss_and_metrics" in guide:
+        guide["build_compiled_loss_and_metrics"](model)
+    history = model.fit(guide["train_with_min_diff_ds"], epochs=1, verbose=0, shuffle=False)
+    assert 0.0 <= history.history["accuracy"][0] <= 1.0
+    assert history.history["min_diff_loss"][0] > 0
