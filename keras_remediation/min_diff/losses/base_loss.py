@@ -9,6 +9,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from keras_remediation.common.config_equality import EqualByConfig
 from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
@@ -85,7 +86,7 @@ def _batch_sizes_agree(a, b):
     return size_a is None or size_b is None or size_a == size_b
 
 
-class MinDiffLoss(abc.ABC):
+class MinDiffLoss(EqualByConfig, abc.ABC):
     """Base class of MinDiff losses: a scalar penalty on the difference between two groups.
 
     A loss is called as `loss(membership, predictions, sample_weight=None)`, the order of
@@ -360,15 +361,6 @@ class MinDiffLoss(abc.ABC):
             ):
                 config[key] = keras.saving.deserialize_keras_object(value)
         return cls(**config)
-
-    def __eq__(self, other):
-        """Losses are equal when they have the same class and the same config."""
-        if type(self) is not type(other):
-            return NotImplemented
-        return self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash((type(self), self.name))
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"

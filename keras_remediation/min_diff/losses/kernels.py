@@ -15,6 +15,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from keras_remediation.common.config_equality import EqualByConfig
 from keras_remediation.common.names import resolve_name
 from keras_remediation.common.tensor_utils import compute_dtype
 
@@ -92,7 +93,7 @@ def check_kernel_length(kernel_length):
     return value
 
 
-class MinDiffKernel(abc.ABC):
+class MinDiffKernel(EqualByConfig, abc.ABC):
     """Base class of MinDiff kernels (TF Model Remediation's `MinDiffKernel`).
 
     Args:
@@ -165,15 +166,6 @@ class MinDiffKernel(abc.ABC):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-    def __eq__(self, other):
-        """Kernels are equal when they have the same class and the same config."""
-        if type(self) is not type(other):
-            return NotImplemented
-        return self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash(type(self))
 
     def __repr__(self):
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
