@@ -14,7 +14,13 @@ them. A custom metric whose state is not additive (a running maximum, a stored m
 own aggregation and is not supported by this module.
 
 A state is a dict `{key: np.ndarray (float64)}`, one entry per metric variable of the model
-(`model.metrics_variables`), keyed by position and variable name (see `state_keys`).
+(`model.metrics_variables`), keyed by position and variable name (see `state_keys`). A
+`FederatedModel` adds the keys `num_examples` and `num_batches` (TFF's default counters),
+which sum like the rest.
+
+`NumExamplesCounter` and `NumBatchesCounter` are those counters as Keras metrics (TFF's
+`tff.learning.metrics` classes of the same names), for a `metrics` list that wants them
+explicitly; a metric named `num_examples` or `num_batches` replaces `FederatedModel`'s default.
 """
 
 import numpy as np
@@ -104,7 +110,54 @@ def finalize(model, state):
     saved = read_state(model)
     try:
         write_state(model, state)
-        results = model.get_metrics_result()
+        # Read the results before the state is restored: a metric's `result` may return its
+        # variable itself (TensorFlow) or a view of it (PyTorch).
+        results = {name: _python(value) for name, value in model.get_metrics_result().items()}
     finally:
         write_state(model, saved)
-    return {name: _python(value) for name, value in results.items()}
+    return results
+
+
+class _Counter(keras.metrics.Metric):
+    """A count kept in one int32 variable, `count` (sums exactly over clients)."""
+
+    def __init__(self, name, dtype="int32"):
+        super().__init__(name=name, dtype=dtype)
+        self.count = self.add_variable(shape=(), initializer="zeros", dtype=dtype, name="count")
+
+    def _increment(self, y_pred):
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        del y_true, sample_weight
+        self.count.assign_add(keras.ops.cast(self._increment(y_pred), self.count.dtype))
+
+    def result(self):
+        return keras.ops.multiply(self.count.value, 1)  # a copy, not the variable
+
+    def reset_state(self):
+        self.count.assign(keras.ops.zeros((), self.count.dtype))
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class NumExamplesCounter(_Counter):
+    """Counts examples: the rows of the first prediction of each batch (TFF's metric)."""
+
+    def __init__(self, name="num_examples", dtype="int32"):
+        super().__init__(name=name, dtype=dtype)
+
+    def _increment(self, y_pred):
+        return keras.ops.shape(keras.tree.flatten(y_pred)[0])[0]
+
+
+class NumBatchesCounter(_Counter):
+    """Counts batches (TFF's metric)."""
+
+    def __init__(self, name="num_batches", dtype="int32"):
+        super().__init__(name=name, dtype=dtype)
+
+    def _increment(self, y_pred):
+        del y_pred
+        return 1

@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+import keras
 
 from federated_testlib import X
 from federated_testlib import Y
+from federated_testlib import dense_model
 from federated_testlib import model_fn
+from keras_remediation import federated
 from keras_remediation.federated import metric_state
 
 
@@ -57,3 +60,21 @@ def test_state_keys_agree_between_copies_and_mismatches_raise():
         metric_state.write_state(first.keras_model, {k: v for k, v in state.items() if k != key})
     assert metric_state.sum_states([]) is None
     assert model_fn().aggregate([]) is None
+
+
+def test_explicit_counters_replace_the_defaults_and_sum():
+    fm = federated.from_keras_model(
+        dense_model(), "binary_crossentropy", (X[:2], Y[:2]),
+        metrics=[metric_state.NumBatchesCounter(), metric_state.NumExamplesCounter(),
+                 keras.metrics.MeanAbsoluteError()],
+    )
+    first = fm.evaluate((X[:40], Y[:40]), batch_size=16)
+    assert first.metrics["num_examples"] == 40
+    assert first.metrics["num_batches"] == 3
+    assert "num_examples" not in first.metric_state  # the metrics' variables hold them
+    second = fm.evaluate((X[:8], Y[:8]))
+    total = fm.aggregate([first, second])
+    assert total.metrics["num_examples"] == 48
+    assert total.metrics["num_batches"] == 4
+    fm.reset_metrics()
+    assert fm.finalize_metrics(fm.metric_state())["num_examples"] == 0
