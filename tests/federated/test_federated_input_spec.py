@@ -86,3 +86,39 @@ def test_check_against_spec():
         spec_lib.check_against_spec({"a": np.zeros((9, 4))}, spec, "inputs")
     with pytest.raises(ValueError, match="structure"):
         spec_lib.check_against_spec({"b": np.zeros((9, 3))}, spec, "inputs")
+
+
+def test_the_batch_dimension_and_a_different_rank_are_not_checked():
+    spec = spec_lib.normalize_input_spec((keras.KerasTensor((1, 3)), keras.KerasTensor((1,))))
+    spec_lib.check_against_spec(np.zeros((5, 3)), spec.x, "inputs")
+    spec_lib.check_against_spec(np.zeros((5, 1)), spec.y, "labels")  # [1] fed [n, 1]
+    with pytest.raises(ValueError, match="batch dimension is not checked"):
+        spec_lib.check_against_spec(np.zeros((5, 4)), spec.x, "inputs")
+    # Zeros for building: the declared batch sizes (3 and 1) are not used.
+    ragged = spec_lib.normalize_input_spec((keras.KerasTensor((3, 2)), keras.KerasTensor((1,))))
+    assert spec_lib.zeros_like_spec(ragged.x).shape == (1, 2)
+    assert spec_lib.zeros_like_spec(ragged.y, batch_size=2).shape == (2,)
+
+
+def test_scalar_leaves_raise_type_error():
+    with pytest.raises(TypeError, match="Expected input spec member to be of type.*TensorSpec"):
+        spec_lib.normalize_input_spec((np.float32(0.0), np.zeros((2, 1))))
+    with pytest.raises(TypeError, match="scalar"):
+        spec_lib.normalize_input_spec({"x": np.zeros((2, 1)), "y": 1.0})
+
+
+def test_string_specs_and_arrays_normalise_to_string():
+    spec = spec_lib.normalize_input_spec(
+        (keras.KerasTensor((None, 1), dtype="string"), np.array([["a"], ["b"]]))
+    )
+    assert spec.x == spec_lib.TensorSpec((None, 1), "string")
+    assert spec.y == spec_lib.TensorSpec((None, 1), "string")
+    zeros = spec_lib.zeros_like_spec(spec.x)
+    assert zeros.shape == (1, 1) and zeros[0, 0] == ""
+    assert spec_lib.string_paths({"a": spec.x, "b": spec_lib.TensorSpec((None,), "float32")}, "x") == [
+        "x['a']"
+    ]
+    tf = pytest.importorskip("tensorflow")
+    assert spec_lib.normalize_input_spec(
+        (tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.float32))
+    ).x.dtype == "string"

@@ -103,3 +103,34 @@ def test_dict_losses_are_summed_with_loss_weights():
 def test_single_loss_with_a_number_weight():
     loss, outputs, labels = _loss_after_weights(_single, "mse", Y, 0.25)
     np.testing.assert_allclose(loss, 0.25 * np.mean((outputs - labels) ** 2), rtol=1e-4)
+
+
+def test_unknown_output_names_raise_an_error_that_is_both_key_and_type_error():
+    from keras_remediation.federated.losses import OutputNamesError
+
+    assert issubclass(OutputNamesError, KeyError) and issubclass(OutputNamesError, TypeError)
+    with pytest.raises(TypeError, match="output names"):
+        federated.from_keras_model(_two_outputs(), {"a": "mse", "whimsy": "mse"}, (X, [Y, Y]))
+    with pytest.raises(TypeError, match="not output"):
+        federated.from_keras_model(_two_outputs(), ["mse", "mse"], (X, [Y, Y]),
+                                   loss_weights={"a": 1.0, "whimsy": 2.0})
+
+
+def test_a_loss_name_on_a_multi_output_model_keeps_keras_per_output_meaning():
+    # Per output and summed (Keras's compile); a loss object would see the whole structures.
+    loss, outputs, labels = _loss_after_weights(_two_outputs, "mse", [Y, Y], None)
+    expected = sum(np.mean((o - t) ** 2) for o, t in zip(outputs, labels))
+    np.testing.assert_allclose(loss, expected, rtol=1e-4)
+
+
+def test_a_loss_object_on_a_multi_output_model_sees_the_whole_structures():
+    class Structured(keras.losses.Loss):
+        def __init__(self):
+            super().__init__(name="structured")
+
+        def call(self, y_true, y_pred):
+            assert len(y_true) == 2 and len(y_pred) == 2
+            return keras.ops.mean(keras.ops.square(y_pred[0] - y_true[1]))
+
+    loss, outputs, labels = _loss_after_weights(_two_outputs, Structured(), [Y, Y], 2.0)
+    np.testing.assert_allclose(loss, 2.0 * np.mean((outputs[0] - labels[1]) ** 2), rtol=1e-4)
