@@ -438,7 +438,7 @@ def _model_allows_fusion(model):
     Not when a layer mixes rows (batch normalisation), has an activity regulariser, or is a
     user class that calls `add_loss` (its loss would then cover the MinDiff rows too).
     """
-    for layer in model._flatten_layers(include_self=True):
+    for layer in keras_internals.flatten_layers(model):
         if isinstance(layer, _ROW_MIXING_LAYERS):
             return False
         if getattr(layer, "activity_regularizer", None) is not None:
