@@ -1,289 +1,101 @@
-"""`bc_fit`: a custom training loop that updates h2 with a backward-compatibility loss object.
+"""`bc_fit`: trains h2 with a backward-compatibility loss object, on the BC model's `fit`.
 
 The seed's `bc_fit(h2, training_set, testing_set, epochs, bc_loss, optimizer)`, on every Keras
-backend. Each step runs h1 once (inference) and h2 once through `h2.stateless_call`, and takes
-the gradient with the backend's own autodiff (`jax.value_and_grad` in a jitted step,
-`tf.GradientTape` in a `tf.function`, `torch.autograd.grad`).
+backend. It wraps h2 in a `BCNewErrorCompatibilityModel` whose compiled loss is the loss
+object's base loss and whose dissonance is the loss object's own (`bc_loss.dissonance`), and
+trains it with Keras's `fit`: the training step, its compilation (`jax.jit`, `tf.function`),
+the progress bar and the validation are Keras's, as for the models.
 """
 
 import numbers
 
 import numpy as np
 import keras
-from keras import ops
 
 from keras_remediation.backward_compatibility.losses import BCLoss
+from keras_remediation.backward_compatibility.losses import check_labels
 from keras_remediation.backward_compatibility.losses import h1_correct_mask
+from keras_remediation.backward_compatibility.losses import static_output_shape
+from keras_remediation.backward_compatibility.models import BCNewErrorCompatibilityModel
+from keras_remediation.common.tensor_utils import check_sample_weight_values
+from keras_remediation.common.tensor_utils import concrete_value
+
+#: The per-epoch lists `bc_fit` returns (the `val_` ones with a `testing_set`).
+HISTORY_KEYS = ("loss", "dissonance")
+VALIDATION_KEYS = ("val_loss", "val_dissonance", "val_accuracy")
 
 
-def _has_training_arg(model):
-    return getattr(model, "_call_has_training_arg", True)
+class _BaseLoss(keras.losses.Loss):
+    """A loss object's base loss as a Keras loss: per-example values, Keras's mean reduction."""
+
+    def __init__(self, bc_loss):
+        super().__init__(name=f"{type(bc_loss).__name__}_base_loss")
+        self._bc_loss = bc_loss
+
+    def call(self, y_true, y_pred):
+        return self._bc_loss.per_example(y_true, y_pred)
 
 
-def _stateless_forward(model, trainable, non_trainable, x, training):
-    kwargs = {"training": training} if _has_training_arg(model) else {}
-    return model.stateless_call(trainable, non_trainable, x, return_losses=True, **kwargs)
+class _CallableH1(keras.Model):
+    """A plain callable h1 (a loss object accepts one) as the frozen model the wrapper needs."""
 
+    def __init__(self, fn):
+        super().__init__(name="h1")
+        self._fn = fn
 
-def _sum_losses(total, losses):
-    for loss in losses or ():
-        total = total + ops.cast(ops.sum(loss), total.dtype)
-    return total
-
-
-def _forward_and_loss(h2, bc_loss, trainable, non_trainable, x, y, sample_weight, h1_output):
-    """(total loss, (dissonance, new non-trainable values)) of one batch: one h2 forward pass."""
-    h2_output, non_trainable, losses = _stateless_forward(
-        h2, trainable, non_trainable, x, training=True
-    )
-    total, dissonance = bc_loss.loss_and_dissonance(y, h2_output, h1_output, sample_weight)
-    return _sum_losses(total, losses), (dissonance, non_trainable)
-
-
-def _h1_output(h1, x):
-    if isinstance(h1, keras.Model):
-        kwargs = {"training": False} if _has_training_arg(h1) else {}
-        return ops.stop_gradient(h1(x, **kwargs))
-    return ops.stop_gradient(h1(x))
-
-
-def _evaluate_batch(h2, bc_loss, x, y, sample_weight):
-    h1_output = _h1_output(bc_loss.h1, x)
-    kwargs = {"training": False} if _has_training_arg(h2) else {}
-    h2_output = h2(x, **kwargs)
-    total, dissonance = bc_loss.loss_and_dissonance(y, h2_output, h1_output, sample_weight)
-    total = _sum_losses(total, h2.losses)
-    binary = True if bc_loss.kind == "binary_crossentropy" else None
-    correct = h1_correct_mask(y, h2_output, binary=binary, from_logits=bc_loss.from_logits)
-    return total, dissonance, ops.mean(correct)
-
-
-class _Trainer:
-    """Per-backend train and evaluation steps; state lives in the Keras variables between
-    epochs (JAX carries it through its jitted steps within an epoch)."""
-
-    def __init__(self, h2, bc_loss, optimizer):
-        self.h2 = h2
-        self.bc_loss = bc_loss
-        self.optimizer = optimizer
-        self.backend = keras.backend.backend()
-        if self.backend == "jax":
-            self._build_jax()
-        elif self.backend == "tensorflow":
-            import tensorflow as tf
-
-            self._step = tf.function(self._stateful_step, reduce_retracing=True)
-            self._evaluate = tf.function(self._evaluate_fn, reduce_retracing=True)
-        elif self.backend == "torch":
-            self._step = self._stateful_step
-            self._evaluate = self._evaluate_fn
-        else:
-            raise NotImplementedError(
-                f"bc_fit supports the tensorflow, jax and torch backends; the Keras backend is "
-                f"{self.backend!r}."
-            )
-
-    # TensorFlow and PyTorch: gradients of the stateless forward pass, stateful update.
-
-    def _gradients(self, trainable, non_trainable, x, y, sample_weight, h1_output):
-        h2, bc_loss = self.h2, self.bc_loss
-        if self.backend == "tensorflow":
-            import tensorflow as tf
-
-            with tf.GradientTape() as tape:
-                tape.watch(trainable)
-                loss, aux = _forward_and_loss(
-                    h2, bc_loss, trainable, non_trainable, x, y, sample_weight, h1_output
-                )
-            return loss, aux, tape.gradient(loss, trainable)
-        import torch
-
-        loss, aux = _forward_and_loss(
-            h2, bc_loss, trainable, non_trainable, x, y, sample_weight, h1_output
-        )
-        grads = torch.autograd.grad(loss, trainable, allow_unused=True) if trainable else []
-        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, trainable)]
-        return loss.detach(), (aux[0].detach(), [v.detach() for v in aux[1]]), grads
-
-    def _stateful_step(self, x, y, sample_weight):
-        h2 = self.h2
-        h1_output = self._h1_no_grad(x)
-        trainable = [v.value for v in h2.trainable_variables]
-        non_trainable = [v.value for v in h2.non_trainable_variables]
-        loss, (dissonance, new_non_trainable), grads = self._gradients(
-            trainable, non_trainable, x, y, sample_weight, h1_output
-        )
-        self._apply(grads)
-        for variable, value in zip(h2.non_trainable_variables, new_non_trainable):
-            variable.assign(value)
-        return loss, dissonance
-
-    def _apply(self, grads):
-        if self.backend == "torch":
-            import torch
-
-            with torch.no_grad():
-                self.optimizer.apply(grads, self.h2.trainable_variables)
-        else:
-            self.optimizer.apply(grads, self.h2.trainable_variables)
-
-    def _h1_no_grad(self, x):
-        if self.backend == "torch":
-            import torch
-
-            with torch.no_grad():
-                return _h1_output(self.bc_loss.h1, x)
-        return _h1_output(self.bc_loss.h1, x)
-
-    def _evaluate_fn(self, x, y, sample_weight):
-        if self.backend == "torch":
-            import torch
-
-            with torch.no_grad():
-                return _evaluate_batch(self.h2, self.bc_loss, x, y, sample_weight)
-        return _evaluate_batch(self.h2, self.bc_loss, x, y, sample_weight)
-
-    # JAX: everything stateless and jitted.
-
-    def _build_jax(self):
-        import jax
-
-        h2, bc_loss, optimizer = self.h2, self.bc_loss, self.optimizer
-        h1 = bc_loss.h1
-        h1_stateless = isinstance(h1, keras.Layer)
-
-        def h1_forward(h1_state, x):
-            if not h1_stateless:
-                return ops.stop_gradient(h1(x))
-            kwargs = {"training": False} if _has_training_arg(h1) else {}
-            output, _ = h1.stateless_call(h1_state[0], h1_state[1], x, **kwargs)
-            return ops.stop_gradient(output)
-
-        def loss_fn(trainable, non_trainable, x, y, sample_weight, h1_output):
-            return _forward_and_loss(
-                h2, bc_loss, trainable, non_trainable, x, y, sample_weight, h1_output
-            )
-
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-        def step(state, h1_state, x, y, sample_weight):
-            trainable, non_trainable, optimizer_variables = state
-            h1_output = h1_forward(h1_state, x)
-            (loss, (dissonance, non_trainable)), grads = grad_fn(
-                trainable, non_trainable, x, y, sample_weight, h1_output
-            )
-            trainable, optimizer_variables = optimizer.stateless_apply(
-                optimizer_variables, grads, trainable
-            )
-            return (trainable, non_trainable, optimizer_variables), loss, dissonance
-
-        def evaluate(state, h1_state, x, y, sample_weight):
-            trainable, non_trainable = state
-            h1_output = h1_forward(h1_state, x)
-            h2_output, _, losses = _stateless_forward(
-                h2, trainable, non_trainable, x, training=False
-            )
-            total, dissonance = bc_loss.loss_and_dissonance(
-                y, h2_output, h1_output, sample_weight
-            )
-            binary = True if bc_loss.kind == "binary_crossentropy" else None
-            correct = h1_correct_mask(y, h2_output, binary=binary, from_logits=bc_loss.from_logits)
-            return _sum_losses(total, losses), dissonance, ops.mean(correct)
-
-        self._jax_step = jax.jit(step)
-        self._jax_evaluate = jax.jit(evaluate)
-        self._h1_stateless = h1_stateless
-
-    def _h1_state(self):
-        h1 = self.bc_loss.h1
-        if not self._h1_stateless:
-            return None
-        return (
-            [v.value for v in h1.trainable_variables],
-            [v.value for v in h1.non_trainable_variables],
-        )
-
-    # Epoch-level API.
-
-    def run_epoch(self, batches, progbar):
-        """Trains on every batch; returns the example-weighted mean loss and dissonance."""
-        totals = np.zeros(2)
-        count = 0
-        if self.backend == "jax":
-            h2 = self.h2
-            state = (
-                [v.value for v in h2.trainable_variables],
-                [v.value for v in h2.non_trainable_variables],
-                [v.value for v in self.optimizer.variables],
-            )
-            h1_state = self._h1_state()
+    def call(self, inputs, training=False):
         try:
-            for step, (x, y, sample_weight) in enumerate(batches, start=1):
-                if self.backend == "jax":
-                    state, loss, dissonance = self._jax_step(state, h1_state, x, y, sample_weight)
-                else:
-                    loss, dissonance = self._step(x, y, sample_weight)
-                values = np.array([float(loss), float(dissonance)])
-                rows = _rows(x)
-                totals += values * rows
-                count += rows
-                progbar.update(step, values=[("loss", values[0]), ("dissonance", values[1])])
-            if progbar.target is None and count:
-                progbar.update(step, finalize=True)
-        finally:
-            if self.backend == "jax":
-                self._write_back(state)
-        if count == 0:
-            raise ValueError("`training_set` produced no batches.")
-        return totals / count
-
-    def _write_back(self, state):
-        trainable, non_trainable, optimizer_variables = state
-        for variable, value in zip(self.h2.trainable_variables, trainable):
-            variable.assign(value)
-        for variable, value in zip(self.h2.non_trainable_variables, non_trainable):
-            variable.assign(value)
-        for variable, value in zip(self.optimizer.variables, optimizer_variables):
-            variable.assign(value)
-
-    def evaluate(self, batches):
-        """Example-weighted mean loss, dissonance and accuracy of h2 over `batches`."""
-        totals = np.zeros(3)
-        count = 0
-        if self.backend == "jax":
-            state = (
-                [v.value for v in self.h2.trainable_variables],
-                [v.value for v in self.h2.non_trainable_variables],
-            )
-            h1_state = self._h1_state()
-        for x, y, sample_weight in batches:
-            if self.backend == "jax":
-                results = self._jax_evaluate(state, h1_state, x, y, sample_weight)
-            else:
-                results = self._evaluate(x, y, sample_weight)
-            rows = _rows(x)
-            totals += np.array([float(r) for r in results]) * rows
-            count += rows
-        if count == 0:
-            raise ValueError("`testing_set` produced no batches.")
-        return totals / count
+            return self._fn(inputs, training=False)
+        except TypeError:
+            return self._fn(inputs)
 
 
-def _rows(x):
-    return int(keras.tree.flatten(x)[0].shape[0])
+class _LossObjectModel(BCNewErrorCompatibilityModel):
+    """The BC model `bc_fit` trains: `bc_loss`'s base loss, dissonance, h1 and λ_c.
+
+    Compiling it leaves h2 uncompiled (the seed's `bc_fit` did not compile h2).
+    """
+
+    def __init__(self, bc_loss):
+        h1 = bc_loss.h1 if isinstance(bc_loss.h1, keras.Model) else _CallableH1(bc_loss.h1)
+        super().__init__(bc_loss.h2, h1=h1, lambda_c=bc_loss.lambda_c, name="bc_fit_model")
+        self._bc_loss = bc_loss
+
+    def compile(self, *args, **kwargs):
+        keras.Model.compile(self, *args, **kwargs)
+
+    def dissonance(self, h2_output, target_labels, loss=None, h1_output=None,
+                   sample_weight=None):
+        return self._bc_loss.dissonance(h2_output, target_labels, h1_output, sample_weight)
+
+    def _check_labelled_data(self, y, sample_weight, y_name="y", weight_name="sample_weight"):
+        check_sample_weight_values(sample_weight, weight_name)
+        if y is None:
+            return
+        shape = static_output_shape(self._original_model)
+        bc_loss = self._bc_loss
+        check_labels(
+            y, shape[-1] if shape else None, binary=_is_binary(bc_loss),
+            sparse=bc_loss._sparse(), arg_name=y_name,
+        )
 
 
-def _native(leaf):
-    """`leaf` as a tensor of the current backend (tf.data and DataLoader batches included)."""
-    if leaf is None:
-        return None
-    library = type(leaf).__module__.split(".")[0]
-    backend = keras.backend.backend()
-    if library == "torch" and backend != "torch":
-        leaf = leaf.detach().cpu().numpy()
-    elif library == "tensorflow" and backend != "tensorflow":
-        leaf = leaf.numpy()
-    return ops.convert_to_tensor(leaf)
+def _is_binary(bc_loss):
+    return True if bc_loss.kind == "binary_crossentropy" else None
+
+
+def _accuracy_metric(bc_loss):
+    """h2's accuracy as `h1_correct_mask` defines being right (argmax, or 0.5 / 0 thresholds)."""
+    binary, from_logits, sparse = _is_binary(bc_loss), bc_loss.from_logits, bc_loss._sparse()
+
+    def accuracy(y_true, y_pred):
+        return h1_correct_mask(y_true, y_pred, binary=binary, from_logits=from_logits,
+                               sparse=sparse)
+
+    return keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
+
+
+# Data ------------------------------------------------------------------------------------------
 
 
 def _is_array_tuple(data):
@@ -294,48 +106,94 @@ def _is_array_tuple(data):
     )
 
 
-def _batches(data, batch_size, arg_name):
-    """Yields `(x, y, sample_weight)` batches of backend tensors from `data`."""
-    if _is_array_tuple(data):
-        arrays = tuple(data) if len(data) == 3 else (data[0], data[1], None)
-        rows = [len(a) for a in arrays if a is not None]
-        if len(set(rows)) != 1:
-            raise ValueError(
-                f"`{arg_name}`: x, y (and sample_weight) must have the same number of rows; "
-                f"received {rows}."
-            )
-        batches = (
-            tuple(None if a is None else a[start : start + batch_size] for a in arrays)
-            for start in range(0, rows[0], batch_size)
-        )
-    elif isinstance(data, keras.utils.PyDataset):
-        batches = (data[i] for i in range(len(data)))
-    else:
-        batches = iter(data)
-    for batch in batches:
+def _is_keras_data(data):
+    """Data sets that `keras.Model.fit` takes as they are (tf.data, PyDataset, DataLoader)."""
+    if isinstance(data, keras.utils.PyDataset):
+        return True
+    module = type(data).__module__
+    if module.startswith("tensorflow"):
+        import tensorflow as tf
+
+        return isinstance(data, tf.data.Dataset)
+    if module.startswith("torch"):
+        import torch
+
+        return isinstance(data, torch.utils.data.DataLoader)
+    return False
+
+
+def _rows(value):
+    leaves = [leaf for leaf in keras.tree.flatten(value) if hasattr(leaf, "shape")]
+    return int(leaves[0].shape[0]) if leaves and len(leaves[0].shape) else None
+
+
+def _host(leaf):
+    """A batch leaf as NumPy when its values are known (tf/torch/JAX tensors, lists)."""
+    value = concrete_value(leaf) if not isinstance(leaf, (str, bytes)) else None
+    return leaf if value is None else value
+
+
+class _Batches(keras.utils.PyDataset):
+    """A Python sequence of `(x, y[, sample_weight])` batches as a `PyDataset`, each checked.
+
+    An iterable without a length is read once; its batches are reused every epoch.
+    """
+
+    def __init__(self, data, arg_name, check):
+        super().__init__()
+        if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+            data = list(data)
+        self._data = data
+        self._arg_name = arg_name
+        self._check = check
+        if len(data) == 0:
+            raise ValueError(f"`{arg_name}` produced no batches.")
+        self[0]  # Structure errors before training starts.
+
+    def __len__(self):
+        return len(self._data)
+
+    def __getitem__(self, index):
+        batch = self._data[index]
         if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
             raise ValueError(
-                f"`{arg_name}` must yield batches `(x, y)` or `(x, y, sample_weight)`; received "
-                f"a {type(batch).__name__}."
+                f"`{self._arg_name}` must yield batches `(x, y)` or `(x, y, sample_weight)`; "
+                f"received a {type(batch).__name__}."
             )
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(tuple(batch))
-        yield (
-            keras.tree.map_structure(_native, x),
-            _native(y),
-            None if sample_weight is None else _native(sample_weight),
+        batch = tuple(keras.tree.map_structure(_host, item) for item in batch)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        _check_rows(self._arg_name, x, y, sample_weight)
+        self._check(y, sample_weight)
+        return batch
+
+
+def _check_rows(arg_name, x, y, sample_weight):
+    rows = [_rows(part) for part in (x, y, sample_weight) if part is not None]
+    rows = [r for r in rows if r is not None]
+    if len(set(rows)) > 1:
+        raise ValueError(
+            f"`{arg_name}`: x, y (and sample_weight) must have the same number of rows; "
+            f"received {rows}."
         )
-    if isinstance(data, keras.utils.PyDataset):
-        data.on_epoch_end()
 
 
-def _steps(data, batch_size):
+def _fit_arguments(data, batch_size, arg_name, check):
+    """`(x, y, sample_weight)` for `fit`/`validation_data` from any accepted form of data."""
     if _is_array_tuple(data):
-        return -(-len(data[0]) // batch_size)
-    try:
-        steps = len(data)
-    except TypeError:
-        return None
-    return steps if steps >= 0 else None
+        x, y, sample_weight = data if len(data) == 3 else (*data, None)
+        _check_rows(arg_name, x, y, sample_weight)
+        if len(x) == 0:
+            raise ValueError(f"`{arg_name}` produced no batches.")
+        check(y, sample_weight)
+        return x, y, sample_weight
+    if _is_keras_data(data):
+        return data, None, None
+    if isinstance(data, (str, bytes, np.ndarray)) or not hasattr(data, "__iter__"):
+        raise ValueError(
+            f"`{arg_name}` must yield batches `(x, y)` or `(x, y, sample_weight)`, or be a tuple "
+            f"of NumPy arrays; received a {type(data).__name__}."
+        )
+    return _Batches(data, arg_name, check), None, None
 
 
 def bc_fit(
@@ -349,7 +207,7 @@ def bc_fit(
     batch_size=32,
     verbose=1,
 ):
-    """Trains `h2` with a backward-compatibility loss object, in a custom loop with a progress bar.
+    """Trains `h2` with a backward-compatibility loss object (the seed's `bc_fit`).
 
     Example::
 
@@ -361,38 +219,45 @@ def bc_fit(
         history = bc_fit(h2, training_set=ds_train, testing_set=ds_test, epochs=6,
                          bc_loss=bc_loss, optimizer=keras.optimizers.Adam(0.001))
 
-    Each step runs h1 once in inference mode (no gradient) and h2 once in training mode through
-    `h2.stateless_call`, computes `bc_loss.loss_and_dissonance` plus h2's regularisation
-    losses, takes the gradient with the backend's autodiff and applies `optimizer`.
+    h2 is wrapped in a `BCNewErrorCompatibilityModel` (h1 = `bc_loss.h1`, λ_c =
+    `bc_loss.lambda_c`) whose compiled loss is `bc_loss`'s base loss and whose dissonance is
+    `bc_loss.dissonance`, and trained with that model's `fit`: each step runs h1 once in
+    inference mode (no gradient) and h2 once in training mode, and minimises
+    `bc_loss.loss_and_dissonance` plus h2's regularisation losses. h2 is not compiled (its own
+    compile state is left as it was); h1's layers are frozen (`trainable = False`), as the
+    models do.
 
     Args:
         h2: the `keras.Model` to train (built: call it once or give it an `Input`). Must be the
             `h2` that `bc_loss` was constructed with.
         training_set: batches `(x, y)` or `(x, y, sample_weight)`: a `tf.data.Dataset`, a
-            `keras.utils.PyDataset`, a torch `DataLoader`, any re-iterable of batches (iterated
-            once per epoch), or a tuple of NumPy arrays `(x, y[, sample_weight])` cut into
-            batches of `batch_size` rows in order (no shuffling). Required.
+            `keras.utils.PyDataset`, a torch `DataLoader`, a sequence of batches (a list, say;
+            an iterable without a length is read once and its batches reused every epoch), or
+            a tuple of NumPy arrays `(x, y[, sample_weight])` cut into batches of `batch_size`
+            rows in order (no shuffling). Required.
         testing_set: optional data in the same forms, evaluated after every epoch.
         epochs: number of passes over `training_set`, a positive integer. Required.
         bc_loss: a `losses.BCLoss` instance (e.g. `BCCrossEntropyLoss(h1, h2, lambda_c)`).
             Required.
         optimizer: a `keras.optimizers.Optimizer`. Default None: `keras.optimizers.Adam(1e-3)`.
-            It is built on `h2.trainable_variables` if it is not built yet.
         batch_size: rows per batch for NumPy tuples. Default 32.
-        verbose: 1 (default) shows a `keras.utils.Progbar` per epoch; 0 is silent.
+        verbose: 1 (default) shows Keras's progress bar per epoch; 0 is silent.
 
     Returns:
         A dict of per-epoch lists (the seed returned nothing; h2's weights are updated in
-        place): `loss` and `dissonance` (example-weighted means over the epoch's batches), and
-        with a `testing_set` `val_loss`, `val_dissonance` and `val_accuracy` (h2's accuracy).
+        place): `loss` (the example-weighted mean total loss over the epoch's batches) and
+        `dissonance` (the mean of the batches' dissonances), and with a `testing_set`
+        `val_loss`, `val_dissonance` and `val_accuracy` (h2's accuracy).
 
     Raises:
         ValueError: if `training_set`, `epochs` or `bc_loss` is missing or invalid; if
-            `bc_loss.h2` is not `h2`; if a batch is not `(x, y[, sample_weight])`; if a data set
-            produces no batches.
+            `bc_loss.h2` is not `h2`; if a batch is not `(x, y[, sample_weight])`, or its parts
+            have different numbers of rows; if a data set produces no batches; if labels whose
+            values are known (arrays, batches of a sequence) do not fit h2's outputs (class
+            indices outside `[0, classes)`, binary or one-hot labels outside [0, 1], NaN); if
+            `sample_weight` is negative or not finite.
         TypeError: if `h2` is not a `keras.Model`, `bc_loss` not a `BCLoss` or `optimizer` not
             a Keras optimizer.
-        NotImplementedError: on a backend other than tensorflow, jax or torch.
     """
     if not isinstance(h2, keras.Model):
         raise TypeError(f"`h2` must be a keras.Model; received {type(h2).__name__}.")
@@ -428,33 +293,28 @@ def bc_fit(
             f"`optimizer` must be a keras.optimizers.Optimizer; received "
             f"{type(optimizer).__name__}."
         )
-    if not optimizer.built:
-        optimizer.build(h2.trainable_variables)
 
-    trainer = _Trainer(h2, bc_loss, optimizer)
-    history = {"loss": [], "dissonance": []}
+    model = _LossObjectModel(bc_loss)
+    x, y, sample_weight = _fit_arguments(
+        training_set, batch_size, "training_set", model._check_labelled_data
+    )
+    validation_data = None
     if testing_set is not None:
-        history.update(val_loss=[], val_dissonance=[], val_accuracy=[])
-    for epoch in range(epochs):
-        if verbose:
-            print(f"Epoch {epoch + 1}/{epochs}")
-        progbar = keras.utils.Progbar(_steps(training_set, batch_size), verbose=1 if verbose else 0)
-        loss, dissonance = trainer.run_epoch(
-            _batches(training_set, batch_size, "training_set"), progbar
+        validation_data = _fit_arguments(
+            testing_set, batch_size, "testing_set", model._check_labelled_data
         )
-        history["loss"].append(float(loss))
-        history["dissonance"].append(float(dissonance))
-        if testing_set is not None:
-            val = trainer.evaluate(_batches(testing_set, batch_size, "testing_set"))
-            history["val_loss"].append(float(val[0]))
-            history["val_dissonance"].append(float(val[1]))
-            history["val_accuracy"].append(float(val[2]))
-            if verbose:
-                print(
-                    f"val_loss: {val[0]:.4f} - val_dissonance: {val[1]:.4f} - "
-                    f"val_accuracy: {val[2]:.4f}"
-                )
-    return history
+        if validation_data[1] is None:
+            validation_data = validation_data[0]
+        elif validation_data[2] is None:
+            validation_data = validation_data[:2]
+    model.compile(optimizer=optimizer, loss=_BaseLoss(bc_loss), metrics=[_accuracy_metric(bc_loss)])
+    history = model.fit(
+        x, y, sample_weight=sample_weight, batch_size=batch_size if y is not None else None,
+        epochs=epochs, shuffle=False, validation_data=validation_data,
+        verbose=1 if verbose else 0,
+    ).history
+    keys = HISTORY_KEYS + (VALIDATION_KEYS if testing_set is not None else ())
+    return {key: [float(value) for value in history[key]] for key in keys}
 
 
 __all__ = ["bc_fit"]

@@ -37,10 +37,13 @@ B×B matrix); strict imitation imitates h1's outputs (the anchor's compared h2 w
 """
 
 
+import numpy as np
 import keras
 from keras import ops
 
+from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
+from keras_remediation.common.tensor_utils import concrete_value
 from keras_remediation.common.validation import check_loss_weight
 
 #: Names of the base losses understood by `per_example_loss` and the dissonance functions.
@@ -97,6 +100,63 @@ def check_same_output_shape(h1_output, h2_output):
         raise ValueError(
             "h1 and h2 must produce outputs of the same shape (the same classes, in the same "
             f"order); h1's output has shape {shape1} and h2's output has shape {shape2}."
+        )
+
+
+def check_labels(y_true, num_classes, binary=None, sparse=None, arg_name="y"):
+    """Raises ValueError if label values known now (not inside a compiled step) do not fit.
+
+    A Keras cross-entropy on JAX and PyTorch does not fail on a class index outside
+    `[0, classes)`: the example trains silently with a loss of 0. The training paths call this
+    where the values are known (NumPy arrays given to `fit`, `evaluate` and `bc_fit`, batches
+    of a Python list of batches).
+
+    Args:
+        y_true: the labels (anything `common.tensor_utils.concrete_value` reads; else no check).
+        num_classes: the last dimension of the models' outputs; None skips the check.
+        binary: whether the outputs are binary scores (labels in [0, 1]). Default None: True
+            when `num_classes` is 1.
+        sparse: whether labels are class indices; default None: one-hot (or soft) when their
+            last dimension is `num_classes` (> 1).
+        arg_name: the name in the error message.
+    """
+    values = concrete_value(y_true)
+    if values is None or num_classes is None:
+        return
+    if values.dtype == object or not (
+        np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.bool_)
+    ):
+        raise TypeError(
+            f"`{arg_name}` must be numeric labels; received an array of dtype {values.dtype}."
+        )
+    values = values.astype(np.float64)
+    if values.size and not np.all(np.isfinite(values)):
+        raise ValueError(f"`{arg_name}` must be finite labels; received NaN or infinite values.")
+    if not values.size:
+        return
+    low, high = float(values.min()), float(values.max())
+    if binary or (binary is None and num_classes == 1):
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"`{arg_name}` must hold binary labels in [0, 1] for outputs of shape "
+                f"[batch, {num_classes}]; received values from {low:g} to {high:g}."
+            )
+        return
+    one_hot = (not sparse) if sparse is not None else (
+        values.ndim >= 2 and values.shape[-1] == num_classes
+    )
+    if one_hot:
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"`{arg_name}` must hold one-hot (or soft) labels in [0, 1] for outputs with "
+                f"{num_classes} classes; received values from {low:g} to {high:g}."
+            )
+        return
+    bad = (values < 0) | (values >= num_classes) | (values != np.round(values))
+    if np.any(bad):
+        raise ValueError(
+            f"`{arg_name}` must hold class indices in [0, {num_classes}) for outputs with "
+            f"{num_classes} classes; received {values[bad][:5].tolist()}."
         )
 
 
@@ -232,7 +292,12 @@ def masked_mean(values, mask, sample_weight=None):
     Returns:
         A scalar tensor of `values`'s float dtype; finite with finite gradients even when S is
         empty (values outside S never reach the result, even if they are not finite).
+
+    Raises:
+        ValueError: if `sample_weight`'s values are known now (eager) and negative or not finite
+            (inside a compiled step they are not known and not checked).
     """
+    check_sample_weight_values(sample_weight)
     values = _per_row(ops.convert_to_tensor(values))
     mask = ops.cast(ops.reshape(mask, (-1,)), values.dtype)
     selected = ops.where(mask > 0, values, 0.0)
@@ -242,7 +307,12 @@ def masked_mean(values, mask, sample_weight=None):
 
 
 def weighted_mean(values, sample_weight=None):
-    """`Σ_i w_i · values_i / N` over the batch (Keras's default reduction); a scalar tensor."""
+    """`Σ_i w_i · values_i / N` over the batch (Keras's default reduction); a scalar tensor.
+
+    Raises:
+        ValueError: if `sample_weight`'s values are known now (eager) and negative or not finite.
+    """
+    check_sample_weight_values(sample_weight)
     values = _per_row(ops.convert_to_tensor(values))
     if sample_weight is not None:
         values = values * _row_weights(sample_weight, values.dtype)
@@ -283,8 +353,9 @@ def per_example_loss(
         clip_value_min, clip_value_max: probability clipping of `"nll"` (the anchor's
             defaults 1e-10 and 4.0).
 
-    The cross-entropies and the KL divergence are Keras's (`keras.losses.*`, with their
-    clipping of probabilities to [ε, 1 − ε]).
+    The categorical cross-entropies and the KL divergence are Keras's (`keras.losses.*`, with
+    their clipping of probabilities to [ε, 1 − ε]); the binary cross-entropy is
+    `binary_crossentropy` below (the same value on every backend).
 
     Returns:
         A float tensor `[batch]` (float32, or float64 for float64 outputs).
@@ -306,8 +377,7 @@ def per_example_loss(
     elif kind == "binary_crossentropy":
         if len(y_pred.shape) == 1:
             y_pred = ops.expand_dims(y_pred, -1)
-        targets = _binary_targets(y_true, y_pred)
-        values = keras.losses.binary_crossentropy(targets, y_pred, from_logits=from_logits)
+        values = binary_crossentropy(_binary_targets(y_true, y_pred), y_pred, from_logits)
     elif kind == "nll":
         labels = _class_indices(y_true, num_classes, sparse=sparse)
         picked = ops.one_hot(labels, num_classes, dtype=y_pred.dtype)
@@ -321,6 +391,29 @@ def per_example_loss(
         probabilities = ops.softmax(y_pred, axis=-1) if from_logits else y_pred
         values = keras.losses.kl_divergence(targets, probabilities)
     return _per_row(values)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False):
+    """Binary cross-entropy per example, averaged over the last axis: `[batch, k]` → `[batch]`.
+
+    `−mean_k (y_k log p_k + (1 − y_k) log(1 − p_k))`, p clipped to [ε, 1 − ε]
+    (`keras.config.epsilon()`), or with log-sigmoids of the logits when `from_logits=True`. This
+    is `keras.losses.BinaryCrossentropy()`'s definition, and BackwardCompatibilityML's binary
+    cross-entropy (which its notebooks apply to two-column softmax outputs with one-hot labels).
+    It is computed here rather than by Keras because Keras on TensorFlow reads the logits that a
+    softmax or sigmoid activation caches on its output as sigmoid logits, which for a softmax
+    gives another number than on JAX and PyTorch.
+    """
+    y_pred = _float_tensor(y_pred)
+    y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    if from_logits:
+        values = -(y_true * ops.log_sigmoid(y_pred) + (1.0 - y_true) * ops.log_sigmoid(-y_pred))
+    else:
+        eps = keras.config.epsilon()
+        # `ops.clip` makes a new tensor: no cached logits reach the logarithms.
+        p = ops.clip(y_pred, eps, 1.0 - eps)
+        values = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
+    return ops.mean(values, axis=-1)
 
 
 def _loss_values(loss, y_true, y_pred, from_logits, sparse=None):
@@ -345,6 +438,7 @@ def new_error_dissonance(
     from_logits=False,
     binary=None,
     sample_weight=None,
+    sparse=None,
 ):
     """New-error dissonance: h2's base loss on the examples h1 gets right.
 
@@ -362,21 +456,27 @@ def new_error_dissonance(
             threshold). Default False.
         binary: whether outputs are binary scores (see `h1_correct_mask`). Default None: True
             for `"binary_crossentropy"`, else inferred from the last dimension.
-        sample_weight: optional `[batch]` weights. Default None.
+        sample_weight: optional `[batch]` weights, ≥ 0. Default None.
+        sparse: whether labels are class indices (True) or one-hot (False). Default None:
+            inferred (see `h1_correct_mask`).
+
+    This is the one new-error dissonance of the library: the loss objects (`BCLoss`) and the
+    models (`BCNewErrorCompatibilityModel`) call it.
 
     Returns:
         A scalar float tensor.
 
     Raises:
-        ValueError: if the outputs' shapes differ, or as `per_example_loss`.
+        ValueError: if the outputs' shapes differ, `sample_weight` is negative (when known), or
+            as `per_example_loss`.
     """
     h2_output = _single_output(ops.convert_to_tensor(h2_output), "h2_output")
     h1_output = _single_output(_no_gradient(h1_output), "h1_output")
     check_same_output_shape(h1_output, h2_output)
     if binary is None and isinstance(loss, str) and loss.lower() == "binary_crossentropy":
         binary = True
-    mask = h1_correct_mask(y_true, h1_output, binary=binary, from_logits=from_logits)
-    values = _loss_values(loss, y_true, h2_output, from_logits)
+    mask = h1_correct_mask(y_true, h1_output, binary=binary, from_logits=from_logits, sparse=sparse)
+    values = _loss_values(loss, y_true, h2_output, from_logits, sparse=sparse)
     return masked_mean(values, mask, sample_weight)
 
 
@@ -524,14 +624,16 @@ class BCLoss:
     def _kind_for(self, y_true, h2_output):
         return self.kind
 
+    def per_example(self, y_true, h2_output):
+        """The base loss of each example, `[batch]` (`per_example_loss` of this loss's kind)."""
+        return per_example_loss(
+            self._kind_for(y_true, h2_output), y_true, h2_output, from_logits=self.from_logits,
+            sparse=self._sparse(), **self._per_example_kwargs(),
+        )
+
     def base_loss(self, y_true, h2_output, sample_weight=None):
         """`L(y, h2(x))`: the mean over the batch of the base loss (weighted by `sample_weight`)."""
-        kind = self._kind_for(y_true, h2_output)
-        values = per_example_loss(
-            kind, y_true, h2_output, from_logits=self.from_logits, sparse=self._sparse(),
-            **self._per_example_kwargs(),
-        )
-        return weighted_mean(values, sample_weight)
+        return weighted_mean(self.per_example(y_true, h2_output), sample_weight)
 
     def _per_example_kwargs(self):
         return {}
@@ -565,19 +667,11 @@ class BCLoss:
                 target_labels, h2_output, h1_output, from_logits=self.from_logits,
                 binary=self._binary(), sample_weight=sample_weight,
             )
-        kind = self._kind_for(target_labels, h2_output)
-        h2_output = ops.convert_to_tensor(h2_output)
-        h1_output = _no_gradient(h1_output)
-        check_same_output_shape(h1_output, h2_output)
-        mask = h1_correct_mask(
-            target_labels, h1_output, binary=self._binary(), from_logits=self.from_logits,
+        return new_error_dissonance(
+            target_labels, h2_output, h1_output, loss=self.per_example,
+            from_logits=self.from_logits, binary=self._binary(), sample_weight=sample_weight,
             sparse=self._sparse(),
         )
-        values = per_example_loss(
-            kind, target_labels, h2_output, from_logits=self.from_logits, sparse=self._sparse(),
-            **self._per_example_kwargs(),
-        )
-        return masked_mean(values, mask, sample_weight)
 
     def loss_and_dissonance(self, y_true, h2_output, h1_output, sample_weight=None):
         """`(L(h2) + λ_c · dissonance, dissonance)` from the two models' outputs on a batch.
@@ -799,6 +893,7 @@ class BCStrictImitationKLDivLoss(BCLoss):
 __all__ = [
     "LOSS_KINDS",
     "BCLoss",
+    "binary_crossentropy",
     "BCCrossEntropyLoss",
     "BCBinaryCrossEntropyLoss",
     "BCNLLLoss",
@@ -807,6 +902,7 @@ __all__ = [
     "BCStrictImitationBinaryCrossEntropyLoss",
     "BCStrictImitationNLLLoss",
     "BCStrictImitationKLDivLoss",
+    "check_labels",
     "check_lambda_c",
     "h1_correct_mask",
     "imitation_divergence",

@@ -10,6 +10,7 @@ metric, the `.keras` format round-trips, `save_original_model` saves h2 alone.
 """
 
 import contextlib
+import inspect
 
 import keras
 from keras import ops
@@ -18,6 +19,7 @@ from keras_remediation.backward_compatibility import losses as bc_losses
 from keras_remediation.common.keras_internals import discarding_added_losses
 from keras_remediation.common.keras_internals import flatten_layers
 from keras_remediation.common.remediation_model import RemediationModel
+from keras_remediation.common.tensor_utils import check_sample_weight_values
 
 # Keras's built-in losses and what the dissonance needs to know about them: the kind of output
 # (binary scores or a categorical distribution) and whether it takes logits.
@@ -32,6 +34,24 @@ def _no_grad():
 
         return torch.no_grad()
     return contextlib.nullcontext()
+
+
+def _without_cached_logits(output):
+    """`output` without the logits that Keras caches on a softmax/sigmoid output on TensorFlow.
+
+    Keras on TensorFlow computes a binary cross-entropy of such an output from the cached logits,
+    read as sigmoid logits: for a softmax output (BackwardCompatibilityML's two-column binary
+    setup) that is another loss than the cross-entropy of the probabilities that JAX and PyTorch
+    compute. A fresh tensor (`tf.identity`) carries no cached logits and no softmax/sigmoid op,
+    so the loss is computed from the probabilities on every backend. Other backends: unchanged.
+    """
+    if keras.backend.backend() != "tensorflow" or isinstance(output, (dict, list, tuple)):
+        return output
+    if isinstance(output, keras.KerasTensor):
+        return output
+    import tensorflow as tf
+
+    return tf.identity(output)
 
 
 class _ResolvedLoss:
@@ -59,7 +79,13 @@ class _ResolvedLoss:
         self.binary = True if name in _BINARY else (False if name in _CATEGORICAL else None)
         self.probabilistic = name in _BINARY or name in _CATEGORICAL
 
+    @property
+    def reads_probabilities_of_binary_outputs(self):
+        return bool(self.binary) and not self.from_logits
+
     def per_example(self, y_true, y_pred):
+        if self.reads_probabilities_of_binary_outputs:
+            y_pred = _without_cached_logits(y_pred)
         if isinstance(self.loss, keras.losses.Loss):
             return self.loss.call(ops.convert_to_tensor(y_true), y_pred)
         return self.loss(y_true, y_pred)
@@ -90,6 +116,14 @@ def _original_model_from_args(args, kwargs, class_name):
         f"{class_name}: h2 must be a list of layers (built into a keras.Sequential) or a "
         f"keras.Model; received {h2!r} of type {type(h2).__name__}."
     )
+
+
+def _bound_arguments(method, model, args, kwargs):
+    """The arguments of a call `method(model, *args, **kwargs)` by name (empty if they do not bind)."""
+    try:
+        return inspect.signature(method).bind_partial(model, *args, **kwargs).arguments
+    except TypeError:
+        return {}
 
 
 @keras.saving.register_keras_serializable(package="keras_remediation")
@@ -217,16 +251,15 @@ class BCNewErrorCompatibilityModel(RemediationModel):
         """
         resolved = loss if isinstance(loss, _ResolvedLoss) else _ResolvedLoss(loss)
         h2_output = self._check_output(h2_output, "h2")
-        values = resolved.per_example(target_labels, h2_output)
         if h1_output is None:
-            mask = ops.ones((ops.shape(h2_output)[0],), dtype="float32")
-            return bc_losses.masked_mean(values, mask, sample_weight)
-        h1_output = self._check_output(h1_output, "h1")
-        bc_losses.check_same_output_shape(h1_output, h2_output)
-        mask = bc_losses.h1_correct_mask(
-            target_labels, h1_output, binary=resolved.binary, from_logits=resolved.from_logits
+            return bc_losses.weighted_mean(
+                resolved.per_example(target_labels, h2_output), sample_weight
+            )
+        return bc_losses.new_error_dissonance(
+            target_labels, h2_output, self._check_output(h1_output, "h1"),
+            loss=resolved.per_example, from_logits=resolved.from_logits, binary=resolved.binary,
+            sample_weight=sample_weight,
         )
-        return bc_losses.masked_mean(values, mask, sample_weight)
 
     def loss_func(self, x, y, loss=None, sample_weight=None, training=True):
         """The total loss on `(x, y)`: `L(h2) + regularisation + λ_c · dissonance` (a scalar).
@@ -250,6 +283,55 @@ class BCNewErrorCompatibilityModel(RemediationModel):
         return total + ops.cast(self._lambda_c, total.dtype) * dissonance
 
     # Training -----------------------------------------------------------------------------------
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss (see the class docstring); a binary cross-entropy of probabilities
+        is computed from the probabilities on every backend (see `_without_cached_logits`)."""
+        if y_pred is not None and self.loss is not None:
+            if self._compiled_loss().reads_probabilities_of_binary_outputs:
+                y_pred = _without_cached_logits(y_pred)
+        return super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; labels and sample weights given as arrays are checked first.
+
+        Raises:
+            ValueError: (besides Keras's errors) if array labels do not fit the outputs of a
+                Keras cross-entropy/KL loss (class indices outside `[0, classes)`, binary or
+                one-hot labels outside [0, 1], NaN), or `sample_weight` is negative or not
+                finite; likewise for `validation_data` arrays. Data sets are not read ahead.
+        """
+        arguments = _bound_arguments(keras.Model.fit, self, args, kwargs)
+        self._check_labelled_data(arguments.get("y"), arguments.get("sample_weight"))
+        validation = arguments.get("validation_data")
+        if isinstance(validation, (tuple, list)) and len(validation) in (2, 3):
+            self._check_labelled_data(
+                validation[1], validation[2] if len(validation) == 3 else None,
+                "validation_data[1]", "validation_data[2]",
+            )
+        return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`, with the checks of `fit` on array labels and weights."""
+        arguments = _bound_arguments(keras.Model.evaluate, self, args, kwargs)
+        self._check_labelled_data(arguments.get("y"), arguments.get("sample_weight"))
+        return super().evaluate(*args, **kwargs)
+
+    def _check_labelled_data(self, y, sample_weight, y_name="y", weight_name="sample_weight"):
+        check_sample_weight_values(sample_weight, weight_name)
+        if y is None or self.loss is None:
+            return
+        resolved = self._compiled_loss()
+        if not resolved.probabilistic:
+            return
+        shape = bc_losses.static_output_shape(self._original_model) or (
+            bc_losses.static_output_shape(self._h1)
+        )
+        bc_losses.check_labels(
+            y, shape[-1] if shape else None, binary=resolved.binary, arg_name=y_name
+        )
 
     def _compute_target_losses(self, x, y, y_pred, sample_weight, training):
         """`[(λ_c · dissonance, dissonance)]` of a labelled batch, for `compute_loss`."""
