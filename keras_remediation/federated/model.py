@@ -15,7 +15,13 @@ on every client, so it stays local.
 
 Metrics: besides `loss` and the compiled metrics, a `FederatedModel` reports `num_examples`
 and `num_batches` (TFF's defaults), summed over clients like every other metric state; a
-metric of that name in `metrics` replaces the default, as in TFF.
+metric of that name in `metrics` replaces the default, as in TFF. `metrics` takes metric
+objects or no-arg constructors (TFF's recommendation), not both; `reset_metrics()` zeroes them.
+
+Kept from TFF: `input_spec` is a type (structure and dtypes; the batch dimension is never
+checked) and is returned as given by `FederatedModel.input_spec`; a single loss object or
+function on a multi-output model receives the whole label and prediction structures (Keras 3's
+`compile` would apply it per output), while a list or dict of losses applies per output.
 
 Differences from TFF's contract (the seed's contract is kept for the arguments and errors):
 - The client optimizer belongs to the model here (`optimizer=`, default SGD with learning rate
@@ -24,7 +30,10 @@ Differences from TFF's contract (the seed's contract is kept for the arguments a
 - `input_spec` may also be an example batch of NumPy arrays (see `input_spec`).
 - `loss_weights` for a dict of losses may leave outputs out (they weigh 1.0).
 - `metrics` may also hold metric names (`"accuracy"`), as `keras.Model.compile` takes them.
-- String inputs need the TensorFlow backend (Keras has no string tensors on JAX or PyTorch).
+- A loss given by name (`"mse"`) on a multi-output model keeps Keras's meaning (per output,
+  summed): TFF takes loss objects only.
+- String inputs need the TensorFlow backend (Keras has no string tensors on JAX or PyTorch);
+  NumPy string arrays in `(x, y)` tuples are handed to Keras as `tf.string` tensors.
 - Keras 3 casts labels to the loss's dtype (float32) before a `keras.losses.Loss` sees them,
   so a custom loss that needs integer labels must cast them back (`keras.ops.cast`).
 """
@@ -167,6 +176,8 @@ class FederatedModel:
     Build it with `from_keras_model`. Client side: `set_weights(global_weights)`,
     `train(data)` (one round of local training), `get_weights()`, `evaluate(data)`. Server
     side: `aggregate(results)` sums the clients' metric states and finalises them.
+    `metric_state()`, `reset_metrics()` and `finalize_metrics(state)` expose the raw state
+    (with the `num_examples` and `num_batches` counters) as TFF's unfinalised metrics.
     """
 
     def __init__(self, keras_model, input_spec, compile_kwargs, *, given_input_spec=None,
