@@ -8,7 +8,7 @@ BackwardCompatibilityML's TensorFlow package, on every Keras backend.
 Modules:
     models: `BCNewErrorCompatibilityModel`, `BCStrictImitationCompatibilityModel` (compile/fit).
     losses: `BCCrossEntropyLoss(h1, h2, lambda_c)` and friends; backend-agnostic dissonances.
-    helpers: `bc_fit`, a custom training loop for the loss objects.
+    helpers: `bc_fit`, the seed's training function for the loss objects (on the models' `fit`).
     scores: `trust_compatibility_score` (BTC), `error_compatibility_score` (BEC), new errors.
     sweep: `lambda_sweep` (a pandas table per λ_c), `plot_tradeoff`, `plot_error_overlap`.
 """

@@ -587,7 +587,8 @@ class BCLoss:
 
     Raises:
         ValueError: if `lambda_c` is negative, NaN, infinite or not a number; if the statically
-            known output shapes of h1 and h2 differ.
+            known output shapes of h1 and h2 differ. When called, if a `sample_weight` whose
+            values are known (not inside a compiled step) is negative or not finite.
         TypeError: if `h2` is not a `keras.Model` or `h1` is not callable.
     """
 

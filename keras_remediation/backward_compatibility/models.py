@@ -166,7 +166,10 @@ class BCNewErrorCompatibilityModel(RemediationModel):
     S = {i : h1 predicts y_i} (argmax of h1's outputs; a 0.5 threshold, or 0 for a loss with
     `from_logits=True`, for `[batch, 1]` binary outputs), w the sample weights. The dissonance is
     0 on a batch where h1 is wrong everywhere (no NaN); h2 then trains on its base loss. One h2
-    forward pass and one h1 inference run per step; regularisation losses count once.
+    forward pass and one h1 inference run per step; regularisation losses count once. A binary
+    cross-entropy of probabilities (`from_logits=False`) is computed from the probabilities on
+    every backend, also for two-column softmax outputs (Keras on TensorFlow would read the
+    softmax's cached logits as sigmoid logits and give another value).
     Labels: as the compiled loss expects them (class indices or one-hot). Source: Bansal et al.,
     AAAI 2019; Srivastava, Nushi, Kamar, Shah, Horvitz, KDD 2020.
 
@@ -178,6 +181,9 @@ class BCNewErrorCompatibilityModel(RemediationModel):
             and h2 have different output shapes (at construction when both are built
             Functional/Sequential models, else at the first training or evaluation step); if
             compiled with several losses or without one; if an output is not a single tensor.
+            In `fit`/`evaluate`, for array labels that do not fit the outputs of a Keras
+            cross-entropy/KL loss (class indices outside `[0, classes)`, binary or one-hot
+            labels outside [0, 1], NaN) and for negative or non-finite `sample_weight` arrays.
         TypeError: if h2 is neither layers nor a `keras.Model`; if `h1` is not a `keras.Model`.
 
     Differences from BackwardCompatibilityML: the loss is a mean over the batch, not a sum; h2
