@@ -73,6 +73,54 @@ def static_batch_size(x):
     return None if size is None else int(size)
 
 
+def all_finite_now(x):
+    """True or False if the values of `x` are known now (see `concrete_value`) and all finite,
+    else None (inside a compiled step). Reduced where the values live (one boolean crosses to
+    the host for a JAX or PyTorch array on an accelerator), not copied whole."""
+    if x is None or isinstance(x, keras.KerasTensor):
+        return None
+    library = type(x).__module__.split(".")[0]
+    if library == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            return None
+        if not torch.is_floating_point(x) and not torch.is_complex(x):
+            return True
+        return bool(torch.isfinite(x.detach()).all())
+    if library in ("jax", "jaxlib"):
+        import jax
+        import jax.numpy as jnp
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            return True
+        return bool(jnp.all(jnp.isfinite(x)))
+    values = concrete_value(x)
+    if values is None:
+        return None
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.inexact):
+        return values.dtype != object or bool(np.all(np.isfinite(values.astype(np.float64))))
+    return bool(np.all(np.isfinite(values)))
+
+
+def check_finite_values(x, arg_name, hint=""):
+    """Raises ValueError if the values of `x` are known now and any is NaN or infinite.
+
+    Values that are not known yet (inside a compiled step) are not checked here.
+    """
+    if all_finite_now(x) is not False:
+        return
+    values = np.asarray(concrete_value(x), dtype=np.float64)
+    bad = values[~np.isfinite(values)]
+    raise ValueError(
+        f"`{arg_name}` must be finite; received {bad.size} NaN or infinite value(s) of "
+        f"{values.size}, e.g. {np.unique(bad)[:3].tolist()}.{hint}"
+    )
+
+
 def check_sample_weight_values(sample_weight, arg_name="sample_weight"):
     """Raises ValueError if concrete `sample_weight` values are negative or not finite."""
     values = concrete_value(sample_weight)

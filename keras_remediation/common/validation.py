@@ -31,3 +31,21 @@ def check_loss_weight(value, arg_name="loss_weight", what="the weight of the ext
             f"`{arg_name}` must be a non-negative finite number ({what}); received {value!r}."
         )
     return result
+
+
+def check_choice(value, arg_name, choices, what="one of"):
+    """Returns `value` after checking that it is one of the strings `choices`.
+
+    Raises:
+        TypeError: if `value` is not a string.
+        ValueError: if `value` is a string not in `choices`.
+    """
+    expected = " or ".join(repr(choice) for choice in choices)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"`{arg_name}` must be {what} {expected}; received {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    if value not in choices:
+        raise ValueError(f"`{arg_name}` must be {what} {expected}; received {value!r}.")
+    return value

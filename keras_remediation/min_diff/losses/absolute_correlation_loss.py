@@ -28,16 +28,31 @@ class AbsoluteCorrelationLoss(MinDiffLoss):
             are written); see `MinDiffLoss`.
         predictions_transform: keyword-only, optional callable applied to the predictions
             first (an addition: TF Model Remediation's loss has no transform). Default None.
+        empty_group: keyword-only, `'reference'` (default) or `'zero'` (see `MinDiffLoss`).
+            A batch that lacks a group has a constant membership, hence a correlation of 0
+            with a zero gradient either way; accepted so that every MinDiff loss takes it.
+
+    Dtypes: computed and returned in float32, or float64 for float64 predictions. Under JAX
+    without `jax_enable_x64` (JAX's default) float64 inputs are silently float32 (see
+    `MinDiffLoss`).
 
     Raises: see `MinDiffLoss` (TypeError for a `name` that is not a string, e.g. a transform
     passed positionally).
     """
 
-    def __init__(self, name=None, enable_summary_histogram=None, *, predictions_transform=None):
+    def __init__(
+        self,
+        name=None,
+        enable_summary_histogram=None,
+        *,
+        predictions_transform=None,
+        empty_group="reference",
+    ):
         super().__init__(
             predictions_transform=predictions_transform,
             name=name or "absolute_correlation_loss",
             enable_summary_histogram=enable_summary_histogram,
+            empty_group=empty_group,
         )
 
     def call(self, membership, predictions, sample_weight=None):
@@ -55,4 +70,5 @@ class AbsoluteCorrelationLoss(MinDiffLoss):
             ops.sqrt(var_m + _VARIANCE_EPSILON) * ops.sqrt(var_p + _VARIANCE_EPSILON)
         )
         # A sum over the `D` columns, not `ops.mean`: that rounds float64 through float32 on torch.
-        return ops.sum(ops.abs(correlation)) / ops.shape(correlation)[0]
+        value = ops.sum(ops.abs(correlation)) / ops.shape(correlation)[0]
+        return self._apply_empty_group(value, membership, sample_weight)

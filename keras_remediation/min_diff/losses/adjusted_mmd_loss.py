@@ -39,6 +39,16 @@ class AdjustedMMDLoss(MMDLoss):
         name: defaults to `'adjusted_mmd_loss'`.
         enable_summary_histogram: bool or None (default: True on TensorFlow, where summaries
             are written); see `MinDiffLoss`.
+        empty_group: keyword-only, `'reference'` (default: TF Model Remediation's value) or
+            `'zero'`: the loss of a batch that lacks a group (no row of it, or only zero
+            weights). `'reference'` returns the group's spread over the
+            variance term (e.g. ≈ 5 on a batch of probabilities), with a
+            gradient that pulls its predictions together; `'zero'` returns 0 with a zero
+            gradient (a NaN value stays NaN). See `MinDiffLoss`.
+
+    Dtypes: computed and returned in float32, or float64 for float64 predictions. Under JAX
+    without `jax_enable_x64` (JAX's default) float64 inputs are silently float32 (see
+    `MinDiffLoss`).
 
     Raises: as `MMDLoss`.
     """
@@ -49,12 +59,15 @@ class AdjustedMMDLoss(MMDLoss):
         predictions_transform=None,
         name=None,
         enable_summary_histogram=None,
+        *,
+        empty_group="reference",
     ):
         super().__init__(
             kernel=kernel,
             predictions_transform=predictions_transform,
             name=name or "adjusted_mmd_loss",
             enable_summary_histogram=enable_summary_histogram,
+            empty_group=empty_group,
         )
 
     def call(self, membership, predictions, sample_weight=None):
@@ -70,4 +83,4 @@ class AdjustedMMDLoss(MMDLoss):
             diagonal, group_weights[:, :1], mean_ss
         ) + _variance_of_mean(diagonal, group_weights[:, 1:], mean_nn)
         denominator = ops.stop_gradient(variance) + _EPSILON
-        return mmd / denominator
+        return self._apply_empty_group(mmd / denominator, membership, sample_weight)

@@ -10,16 +10,25 @@ import keras
 from keras import ops
 
 from keras_remediation.common.config_equality import EqualByConfig
+from keras_remediation.common.tensor_utils import check_finite_values
 from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
 from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.common.tensor_utils import static_batch_size
+from keras_remediation.common.validation import check_choice
 from keras_remediation.min_diff.losses.kernels import check_bool
 from keras_remediation.min_diff.losses.kernels import get_kernel
 from keras_remediation.min_diff.losses.summary_utils import write_loss_summaries
 
 ARGUMENT_ORDER = "loss(membership, predictions, sample_weight=None)"
+
+EMPTY_GROUP_CHOICES = ("reference", "zero")
+
+_JAX_FLOAT64_NOTE = (
+    " (under JAX without `jax_enable_x64`, float64 inputs are silently converted to float32 "
+    "first: a float64 value beyond the float32 range becomes infinite)"
+)
 
 
 def validate_transform(transform, arg_name):
@@ -50,14 +59,20 @@ def check_membership_values(membership, arg_name="membership"):
         )
 
 
+def _in_tf_graph():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.executing_eagerly()
+
+
 def _graph_membership_assertion(membership):
     """In a TensorFlow graph, adds a runtime check of membership values (cheap, no host sync)."""
-    if keras.backend.backend() != "tensorflow":
+    if not _in_tf_graph():
         return
     import tensorflow as tf
 
-    if tf.executing_eagerly():
-        return
     valid = tf.reduce_all(tf.logical_or(tf.equal(membership, 0), tf.equal(membership, 1)))
     tf.debugging.Assert(
         valid,
@@ -66,6 +81,28 @@ def _graph_membership_assertion(membership):
             f"`{ARGUMENT_ORDER}`: check that membership and predictions are not swapped."
         ],
     )
+
+
+def _graph_value_assertions(predictions, weights):
+    """In a TensorFlow graph, adds runtime checks that `predictions` are finite and `weights`
+    (None or a tensor) finite and non-negative (cheap reductions, no host sync)."""
+    if not _in_tf_graph():
+        return
+    import tensorflow as tf
+
+    tf.debugging.Assert(
+        tf.reduce_all(tf.math.is_finite(predictions)),
+        ["`predictions` must be finite; received NaN or infinite values."],
+    )
+    if weights is not None:
+        tf.debugging.Assert(
+            tf.reduce_all(tf.math.is_finite(weights)),
+            ["`sample_weight` must be finite; received NaN or infinite values."],
+        )
+        tf.debugging.Assert(
+            tf.reduce_all(tf.greater_equal(weights, 0)),
+            ["`sample_weight` must be non-negative; received negative values."],
+        )
 
 
 def _to_column(x, arg_name, dtype):
@@ -94,22 +131,42 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
         membership: `[batch]` or `[batch, 1]` tensor or array, any numeric dtype, 1.0 for
             examples of the sensitive group and 0.0 for the others.
         predictions: `[batch]` or `[batch, D]` float16/32/64 tensor of model outputs on the
-            same examples (higher ranks are flattened to `[batch, D]`).
-        sample_weight: optional non-negative `[batch]`, `[batch, 1]` or scalar weights.
-            Weights are normalised to sum to 1; all-zero weights give a loss of 0.
+            same examples (higher ranks are flattened to `[batch, D]`), all finite.
+        sample_weight: optional non-negative finite `[batch]`, `[batch, 1]` or scalar
+            weights. Weights are normalised to sum to 1.
 
     It returns a scalar tensor, float32 (float64 if the predictions are float64).
 
+    Dtypes: float16 and bfloat16 predictions are computed in float32, float64 in float64.
+    Under JAX without `jax_enable_x64` (JAX's default) float64 inputs are silently float32:
+    JAX converts them when they become arrays, before the loss sees them, so the loss is
+    computed and returned in float32 (and a float64 value beyond the float32 range arrives as
+    infinite, which the finiteness check below then reports). Enable `jax_enable_x64` for
+    float64 losses on JAX.
+
+    A batch that lacks a group (no row of it, or only zero weights) has no difference to
+    penalise. `empty_group` chooses its loss: `'reference'` (default) keeps TF Model
+    Remediation's value, which for the MMD losses is the kernel spread of the group that is
+    present (e.g. MMD ≈ 0.58, adjusted MMD ≈ 5 on a batch of probabilities) with a gradient
+    that pulls that group's predictions together; `'zero'` returns 0 with a zero gradient.
+    All-zero weights give 0 either way, and so does `AbsoluteCorrelationLoss` for any batch
+    that lacks a group.
+
     Raises (on call, from `_preprocess_inputs`, which every built-in loss's `call` uses):
         ValueError: if `membership` holds values other than 0 and 1 (the typical sign of
-            swapped arguments); if a shape is not one of the above; if the batch sizes of the
+            swapped arguments); if `predictions` (after `predictions_transform`) hold NaN or
+            infinite values; if a shape is not one of the above; if the batch sizes of the
             three inputs differ; if `sample_weight` is negative or not finite. Values are
-            checked whenever they are known (eager TensorFlow and JAX, PyTorch). Inside a
-            compiled step values are not known: on TensorFlow a graph assertion raises
-            `InvalidArgumentError` for bad membership values; under JAX's `jit` no value check
-            runs, rows whose membership is neither 0 nor 1 belong to neither group, and
-            negative weights are not detected: validate data beforehand (the
-            `min_diff.keras.utils` packers do).
+            checked whenever they are known (eager TensorFlow, JAX outside `jit`, PyTorch
+            outside `torch.compile`). Inside a compiled step values are not known: on
+            TensorFlow graph assertions raise `tf.errors.InvalidArgumentError` (naming the
+            argument) for bad membership values, non-finite predictions and non-finite or
+            negative weights (XLA-compiled functions, `jit_compile=True`, drop these
+            assertions); under JAX's `jit` (and `torch.compile`) no value check can raise:
+            rows whose membership is neither 0 nor 1 belong to neither group, negative weights
+            are not detected, and NaN or infinite predictions give a NaN loss (never a finite
+            one, whatever the kernel and `empty_group`). Validate data beforehand (the
+            `min_diff.keras.utils` packers check every batch).
 
     Writing a loss (as in TF Model Remediation): subclass and implement
     `call(self, membership, predictions, sample_weight=None)`. `loss(...)` hands `call` the
@@ -150,12 +207,18 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
             which have no `tf.summary` writer; True on those backends warns at construction
             (UserWarning naming the backend) and writes nothing. The attribute
             `enable_summary_histogram` holds the resolved bool.
+        empty_group: keyword-only, `'reference'` (default) or `'zero'`: the loss of a batch
+            that lacks a group (see above). An addition to TF Model Remediation's arguments;
+            built-in losses apply it, a custom `call` applies it with
+            `self._apply_empty_group(value, membership, normed_weights)`.
 
     Raises (on construction):
         TypeError: if a kernel is neither a string nor a `MinDiffKernel`, `name` is neither a
-            string nor None, or `enable_summary_histogram` is neither a bool nor None.
+            string nor None, `enable_summary_histogram` is neither a bool nor None, or
+            `empty_group` is not a string.
         ValueError: if a transform is not callable (TF Model Remediation raises ValueError
-            here too) or a kernel name is unknown.
+            here too), a kernel name is unknown, or `empty_group` is neither `'reference'` nor
+            `'zero'`.
 
     Summaries (TensorFlow backend): whenever a default `tf.summary` writer is set, each call
     writes TF Model Remediation's scalar summaries (example counts, average prediction, loss)
@@ -165,7 +228,8 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
     cannot run summary ops, they are skipped with a UserWarning. On JAX and PyTorch no
     summaries are written.
 
-    Serialization: `get_config()` holds `name` and every other argument that is not None
+    Serialization: `get_config()` holds `name`, `empty_group` unless it is `'reference'`,
+    and every other argument that is not None
     (transforms and kernels serialised with `keras.saving.serialize_keras_object`), so
     `from_config(get_config())` rebuilds an equal loss, also for a subclass whose
     constructor takes fewer arguments (as long as those it lacks are None).
@@ -179,7 +243,10 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
         predictions_kernel=None,
         name=None,
         enable_summary_histogram=None,
+        *,
+        empty_group="reference",
     ):
+        self.empty_group = check_choice(empty_group, "empty_group", EMPTY_GROUP_CHOICES)
         if name is not None and not isinstance(name, str):
             raise TypeError(
                 f"`name` must be a string or None; received {name!r} of type "
@@ -287,12 +354,21 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
                 f"{tuple(membership.shape)} and {tuple(predictions.shape)}."
             )
         _graph_membership_assertion(membership)
+        check_finite_values(
+            predictions,
+            "predictions",
+            " MinDiff losses check their predictions wherever the values are known" + (
+                _JAX_FLOAT64_NOTE if keras.backend.backend() == "jax" else ""
+            ) + ".",
+        )
 
         if sample_weight is None:
             weights = ops.ones_like(membership)
+            _graph_value_assertions(predictions, None)
         else:
             check_sample_weight_values(sample_weight)
             weights = ops.cast(ops.convert_to_tensor(sample_weight), dtype)
+            _graph_value_assertions(predictions, weights)
             if len(weights.shape) == 0:
                 weights = weights * ops.ones_like(membership)
             else:
@@ -304,6 +380,25 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
                     )
         normed_weights = safe_divide(weights, ops.sum(weights))
         return membership, predictions, normed_weights
+
+    def _apply_empty_group(self, value, membership, normed_weights):
+        """Applies `empty_group` to a loss `value` computed from `_preprocess_inputs`' outputs.
+
+        With `empty_group='zero'`, returns `value` when both groups have positive weight, else
+        `0 · value`: 0 with a zero gradient when the batch lacks a group (or gives it zero
+        weight), and NaN if the value is NaN (an absent group never hides a NaN). With
+        `'reference'`, returns `value` unchanged. A custom `call` applies it last.
+        """
+        if self.empty_group == "reference":
+            return value
+        in_sensitive = ops.cast(ops.equal(membership, 1), normed_weights.dtype)
+        in_nonsensitive = ops.cast(ops.equal(membership, 0), normed_weights.dtype)
+        both = ops.logical_and(
+            ops.greater(ops.sum(normed_weights * in_sensitive), 0),
+            ops.greater(ops.sum(normed_weights * in_nonsensitive), 0),
+        )
+        # Not `value * cast(both)`: XLA rewrites that product as a select, which drops a NaN.
+        return ops.where(both, value, value * ops.zeros_like(value))
 
     def _apply_kernels(self, membership, predictions):
         """Applies `membership_kernel` and `predictions_kernel` to the inputs they are set for.
@@ -346,6 +441,8 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
                 config[key] = keras.saving.serialize_keras_object(value)
         if self._enable_summary_histogram is not None:
             config["enable_summary_histogram"] = self._enable_summary_histogram
+        if self.empty_group != "reference":
+            config["empty_group"] = self.empty_group
         return config
 
     @classmethod

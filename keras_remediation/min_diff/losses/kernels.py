@@ -231,7 +231,8 @@ class LaplacianKernel(MinDiffKernel):
 
     def call(self, x, y):
         squared = _squared_distances(x, y, type(self).__name__)
-        positive = ops.greater(squared, 0)
+        # `not_equal`, not `greater`: a NaN distance must stay NaN, not become 0 (kernel value 1).
+        positive = ops.not_equal(squared, 0)
         safe_squared = ops.where(positive, squared, ops.ones_like(squared))
         distances = ops.where(positive, ops.sqrt(safe_squared), ops.zeros_like(squared))
         return _exp_of_negative(-distances / self.kernel_length)

@@ -50,7 +50,8 @@ class MMDLoss(MinDiffLoss):
     diagonal included and no square root (its gradient blows up near 0), where `K` is the kernel
     matrix of the predictions, S the sensitive group (membership 1), N the others (membership 0)
     and `mean_w` the sample-weighted mean over pairs (see `weighted_mmd`). A group that is
-    empty in the batch contributes 0 to its terms, so the loss stays finite.
+    empty in the batch contributes 0 to its terms, so the loss stays finite (it is then the
+    spread of the other group; `empty_group='zero'` returns 0 instead).
 
     Source: Gretton et al., "A Kernel Two-Sample Test", JMLR 2012; used as a MinDiff loss by
     Prost et al., "Toward a better trade-off between performance and fairness with kernel-based
@@ -69,15 +70,26 @@ class MMDLoss(MinDiffLoss):
         name: defaults to `'mmd_loss'`.
         enable_summary_histogram: bool or None (default: True on TensorFlow, where summaries
             are written); see `MinDiffLoss`.
+        empty_group: keyword-only, `'reference'` (default: TF Model Remediation's value) or
+            `'zero'`: the loss of a batch that lacks a group (no row of it, or only zero
+            weights). `'reference'` returns the spread of the group that is present, with a
+            gradient that pulls its predictions together; `'zero'` returns 0 with a zero
+            gradient (a NaN value stays NaN). See `MinDiffLoss`.
+
+    Dtypes: computed and returned in float32, or float64 for float64 predictions. Under JAX
+    without `jax_enable_x64` (JAX's default) float64 inputs are silently float32 (see
+    `MinDiffLoss`).
 
     Raises:
         TypeError: if `kernel` is neither a string nor a `MinDiffKernel`; see `MinDiffLoss`
             for the other arguments.
-        ValueError: for an unknown kernel name or a non-callable transform.
+        ValueError: for an unknown kernel name, a non-callable transform or an `empty_group`
+            other than `'reference'` and `'zero'`; on call, for bad membership, non-finite
+            predictions or bad weights (see `MinDiffLoss`).
 
     Called as `loss(membership, predictions, sample_weight=None)`; see `MinDiffLoss`.
-    Serialised as `{'kernel', 'name'}` plus `predictions_transform` and
-    `enable_summary_histogram` when set; `from_config` also accepts TF Model Remediation's
+    Serialised as `{'kernel', 'name'}` plus `predictions_transform`,
+    `enable_summary_histogram` and `empty_group` when set; `from_config` also accepts TF Model Remediation's
     key `predictions_kernel` for `kernel`.
     """
 
@@ -87,12 +99,15 @@ class MMDLoss(MinDiffLoss):
         predictions_transform=None,
         name=None,
         enable_summary_histogram=None,
+        *,
+        empty_group="reference",
     ):
         super().__init__(
             predictions_transform=predictions_transform,
             predictions_kernel=get_kernel(kernel, "kernel"),
             name=name or "mmd_loss",
             enable_summary_histogram=enable_summary_histogram,
+            empty_group=empty_group,
         )
 
     def call(self, membership, predictions, sample_weight=None):
@@ -101,7 +116,7 @@ class MMDLoss(MinDiffLoss):
         )
         _, kernel_matrix = self._apply_kernels(membership, predictions)
         mmd, _, _, _ = weighted_mmd(kernel_matrix, membership, sample_weight)
-        return mmd
+        return self._apply_empty_group(mmd, membership, sample_weight)
 
     def get_config(self):
         config = super().get_config()
