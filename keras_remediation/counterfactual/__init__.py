@@ -10,18 +10,22 @@ from keras_remediation.counterfactual import keras
 from keras_remediation.counterfactual.keras import CounterfactualModel
 from keras_remediation.counterfactual.keras.utils import CounterfactualPackedInputs
 from keras_remediation.counterfactual.keras.utils import build_counterfactual_data
+from keras_remediation.counterfactual.keras.utils import build_counterfactual_pairs
 from keras_remediation.counterfactual.keras.utils import pack_counterfactual_data
+from keras_remediation.counterfactual.losses import CounterfactualLoss
 from keras_remediation.counterfactual.losses import PairwiseAbsoluteDifferenceLoss
 from keras_remediation.counterfactual.losses import PairwiseCosineLoss
 from keras_remediation.counterfactual.losses import PairwiseMSELoss
 
 __all__ = [
+    "CounterfactualLoss",
     "CounterfactualModel",
     "CounterfactualPackedInputs",
     "PairwiseAbsoluteDifferenceLoss",
     "PairwiseCosineLoss",
     "PairwiseMSELoss",
     "build_counterfactual_data",
+    "build_counterfactual_pairs",
     "keras",
     "losses",
     "pack_counterfactual_data",

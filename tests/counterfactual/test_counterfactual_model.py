@@ -42,20 +42,21 @@ def test_eager_call_adds_weighted_loss():
     packed = utils.CounterfactualPackedInputs(x, (x, x_cf, w))
     outputs = model(packed, training=True)
     p, p_cf = (keras.ops.convert_to_numpy(original(a)) for a in (x, x_cf))
-    expected = 3.0 * np.sum(w * np.mean((p - p_cf) ** 2, axis=-1)) / np.sum(w)
+    # TF Model Remediation's reduction: Σ w·l / batch size.
+    expected = 3.0 * np.sum(w * np.mean((p - p_cf) ** 2, axis=-1)) / 16
     np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs), p, rtol=1e-5)
     assert len(model.losses) == 1
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model.losses[0]), expected, rtol=1e-4)
     # Plain inputs: the original model's outputs; training=True without data raises.
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), p, rtol=1e-5)
-    with pytest.raises(ValueError, match="counterfactual data"):
+    with pytest.raises(ValueError, match="CounterfactualPackedInputs"):
         model(x, training=True)
 
 
 def test_bad_counterfactual_batches():
     x, _, x_cf = synthetic_data(8)
     model = CounterfactualModel(make_model())
-    with pytest.raises(ValueError, match="same shapes"):
+    with pytest.raises(ValueError, match="same number of rows"):
         model(utils.CounterfactualPackedInputs(x, (x, x_cf[:4])), training=True)
     with pytest.raises(ValueError, match="tuple"):
         model(utils.CounterfactualPackedInputs(x, (x,)), training=True)
@@ -139,3 +140,141 @@ def test_mixin_recipe_with_sequential_trains_the_original_model():
     assert any(not np.allclose(b, a) for b, a in zip(before, after))
     assert model.steps == 4
     assert history.history["counterfactual_loss"][0] > 0
+
+
+def test_api_names_of_tf_model_remediation():
+    assert counterfactual.keras.models.CounterfactualModel is CounterfactualModel
+    assert counterfactual.keras.CounterfactualModel is CounterfactualModel
+    assert callable(counterfactual.keras.utils.validate_counterfactual_structure)
+    assert counterfactual.losses.CounterfactualLoss is counterfactual.CounterfactualLoss
+    for name in ("build_counterfactual_data", "CounterfactualPackedInputs",
+                 "pack_counterfactual_data"):
+        assert hasattr(counterfactual.keras.utils, name)
+
+
+def _packed(x, y, x_cf, w=None):
+    data = (x, x_cf) if w is None else (x, x_cf, w)
+    return utils.CounterfactualPackedInputs((x, y), data)
+
+
+def test_compute_counterfactual_loss_returns_a_list_and_total_loss_adds_it():
+    x, y, x_cf = synthetic_data(8)
+    original = make_model()
+    model = CounterfactualModel(original, loss_weight=2.0)
+    model.compile(loss="mae")
+    w = np.arange(8, dtype="float32")
+    losses = model.compute_counterfactual_loss((x, x_cf, w))
+    assert isinstance(losses, list) and len(losses) == 1
+    p, p_cf = (keras.ops.convert_to_numpy(original(a)) for a in (x, x_cf))
+    expected = 2.0 * np.sum(w * np.mean((p - p_cf) ** 2, axis=-1)) / 8
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(losses[0]), expected, rtol=1e-4)
+    total, cf_losses, compiled = model.compute_total_loss(y, original(x), None, (x, x_cf, w))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(compiled), np.mean(np.abs(y - p)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(total),
+        keras.ops.convert_to_numpy(compiled) + keras.ops.convert_to_numpy(cf_losses[0]),
+        rtol=1e-5,
+    )
+
+
+def test_multi_objective_losses_weights_and_metrics():
+    x, y, x_cf = synthetic_data(64)
+    original = make_model()
+    model = CounterfactualModel(
+        original,
+        loss={"b": "pairwise_mse_loss", "a": counterfactual.PairwiseAbsoluteDifferenceLoss()},
+        loss_weight={"b": 3.0},
+    )
+    assert model.counterfactual_loss_weight == {"a": 1.0, "b": 3.0}
+    data = {"a": (x[:8], x_cf[:8]), "b": (x[:8], x[:8] + 1.0)}
+    losses = model.compute_counterfactual_loss(data)
+    assert len(losses) == 2  # sorted keys: "a", "b"
+    p, p_cf, p_b = (keras.ops.convert_to_numpy(original(a)) for a in (x[:8], x_cf[:8], x[:8] + 1))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(losses[0]), np.mean(np.abs(p - p_cf)), rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(losses[1]), 3.0 * np.mean((p - p_b) ** 2), rtol=1e-4
+    )
+    with pytest.raises(ValueError, match="keys of `loss`"):
+        model.compute_counterfactual_loss({"a": (x, x_cf)})
+
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    packed = utils.pack_counterfactual_data(
+        (x, y), {"a": (x, x_cf), "b": (x, x_cf)}, batch_size=16, seed=0
+    )
+    logs = model.fit(packed, epochs=1, verbose=0).history
+    assert set(logs) == {
+        "loss", "total_loss", "original_loss", "a_counterfactual_loss", "b_counterfactual_loss"
+    }
+    np.testing.assert_allclose(
+        logs["total_loss"][0],
+        logs["original_loss"][0] + logs["a_counterfactual_loss"][0]
+        + logs["b_counterfactual_loss"][0],
+        rtol=1e-4,
+    )
+    plain = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(plain) == {"loss", "total_loss", "original_loss"}
+    restored = CounterfactualModel.from_config(model.get_config())
+    assert set(restored.counterfactual_loss) == {"a", "b"}
+    assert restored.counterfactual_loss_weight == {"a": 1.0, "b": 3.0}
+
+
+def test_loss_and_weight_structure_errors():
+    with pytest.raises(TypeError, match="not a recognized Counterfactual structure"):
+        CounterfactualModel(make_model(), loss=["pairwise_mse", "pairwise_mse"])
+    with pytest.raises(ValueError, match="unnested"):
+        CounterfactualModel(make_model(), loss={"a": {"b": "pairwise_mse"}})
+    with pytest.raises(ValueError, match="do not correspond to losses"):
+        CounterfactualModel(make_model(), loss={"a": "pairwise_mse"}, loss_weight={"c": 1.0})
+    with pytest.raises(ValueError, match="matching structures"):
+        CounterfactualModel(make_model(), loss_weight={"a": 1.0})
+    with pytest.raises(ValueError, match="non-negative"):
+        CounterfactualModel(make_model(), loss={"a": "pairwise_mse"}, loss_weight={"a": -1.0})
+
+
+def test_logs_name_the_total_original_and_counterfactual_losses():
+    x, y, x_cf = synthetic_data(64)
+    model = CounterfactualModel(make_model())
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["mae"])
+    data = utils.pack_counterfactual_data((x, y), (x, x_cf), batch_size=16, seed=0)
+    logs = model.fit(data, epochs=1, verbose=0, validation_data=(x, y)).history
+    assert set(logs) == {
+        "loss", "total_loss", "original_loss", "counterfactual_loss", "mae",
+        "val_loss", "val_total_loss", "val_original_loss", "val_mae",
+    }
+    np.testing.assert_allclose(logs["loss"], logs["total_loss"], rtol=1e-6)
+    with_cf = model.evaluate(data, verbose=0, return_dict=True)
+    assert "counterfactual_loss" in with_cf
+    np.testing.assert_allclose(
+        with_cf["total_loss"], with_cf["original_loss"] + with_cf["counterfactual_loss"],
+        rtol=1e-4,
+    )
+    without = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert "counterfactual_loss" not in without
+    np.testing.assert_allclose(without["total_loss"], without["original_loss"], rtol=1e-6)
+
+
+def test_fit_without_counterfactual_data_raises():
+    x, y, _ = synthetic_data(32)
+    model = CounterfactualModel(make_model())
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    with pytest.raises(ValueError, match="must be an instance of CounterfactualPackedInputs"):
+        model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_tf_data_packed_then_batched_as_in_tf_model_remediation():
+    tf = pytest.importorskip("tensorflow")
+    x, y, x_cf = synthetic_data(32)
+    w = np.ones((32, 1), "float32")
+    original = tf.data.Dataset.from_tensor_slices((x, y, w))
+    pairs = tf.data.Dataset.from_tensor_slices((x, x_cf, np.ones(32, "float32")))
+    data = utils.pack_counterfactual_data(original, pairs).batch(8)
+    model = CounterfactualModel(make_model())
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    logs = model.fit(data, epochs=2, verbose=0).history
+    assert len(logs["counterfactual_loss"]) == 2
+    assert model.predict(data, verbose=0).shape == (32, 1)
+    assert "counterfactual_loss" in model.evaluate(data, verbose=0, return_dict=True)

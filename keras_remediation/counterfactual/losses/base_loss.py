@@ -1,0 +1,204 @@
+"""`CounterfactualLoss`: the base class of the pairwise losses of counterfactual logit pairing.
+
+A counterfactual loss compares a model's outputs on examples (`original`) with its outputs on
+their counterfactuals (`counterfactual`, the same examples with a sensitive attribute changed)
+and is small when the two agree. Called as `loss(original, counterfactual, sample_weight=None)`
+(TF Model Remediation's contract):
+
+    original:       `[batch, d0, .., dN]` outputs on the originals (any float or int dtype;
+                    a `tf.SparseTensor` is densified).
+    counterfactual: the outputs on the counterfactuals, of the same shape.
+    sample_weight:  optional scalar, `[batch]` or `[batch, 1]` (one weight per pair).
+
+A subclass implements `call(original, counterfactual)`, returning the per-example losses (the
+last axis reduced, e.g. `[batch]` for `[batch, D]` inputs). The base class reduces them:
+
+    default (`batch_reduction="sum_over_batch_size"`, TF Model Remediation's and Keras's):
+        L = Σ_i w_i · l_i / B        B = `global_batch_size` if set, else the batch size;
+                                     an empty batch gives 0, never NaN.
+        A scalar weight 2.3 scales the loss by 2.3.
+    `batch_reduction="weighted_mean"` (keras-remediation's earlier default, kept as an option):
+        L = Σ_i w_i · l_i / Σ_i w_i  (0 when all weights are 0), so weights rescale pairs
+        relative to each other but not the loss as a whole.
+
+If `call` returns a scalar (a rank-1 input reduces to one value), the loss is that value,
+times the sum of `sample_weight` when weights are given (TF Model Remediation's rule).
+
+Errors (on call): ValueError if an input is None ("Argument `original` must not be None."),
+if the shapes differ ("Incompatible shape [3, 2] vs [1, 2]"), if `sample_weight` is not a
+scalar, `[batch]` or `[batch, 1]`, or has negative or non-finite values (checked when the
+values are known: eager TensorFlow, JAX outside `jit`, PyTorch).
+
+Differences from TF Model Remediation: `tf.RaggedTensor` inputs are not supported; the loss
+does not write a `tf.summary` scalar; negative weights raise.
+"""
+
+import abc
+import re
+
+import keras
+from keras import ops
+
+from keras_remediation.common.tensor_utils import check_sample_weight_values
+from keras_remediation.common.tensor_utils import compute_dtype
+from keras_remediation.common.tensor_utils import safe_divide
+
+__all__ = ["CounterfactualLoss"]
+
+ARGUMENT_ORDER = "loss(original, counterfactual, sample_weight=None)"
+BATCH_REDUCTIONS = ("sum_over_batch_size", "weighted_mean")
+
+
+def _shape(x):
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return []
+    return [None if d is None else int(d) for d in shape]
+
+
+def _to_dense(x):
+    """Densifies a `tf.SparseTensor` (TensorFlow only); other values are returned as they are."""
+    if type(x).__name__ == "SparseTensor":
+        import tensorflow as tf
+
+        return tf.sparse.to_dense(x)
+    return x
+
+
+class CounterfactualLoss(keras.losses.Loss, abc.ABC):
+    """Base class of counterfactual losses (a `keras.losses.Loss` with reduction `"none"`).
+
+    Subclasses implement `call(original, counterfactual)` returning per-example losses; see the
+    module docstring for the reduction and the errors.
+
+    Args:
+        name: name used in logs and configs; defaults to the class name in snake case
+            (`PairwiseMSELoss` -> `"pairwise_mse_loss"`; a private class `_MyLoss` ->
+            `"private__my_loss"`).
+        global_batch_size: the divisor of the default reduction instead of the batch size,
+            e.g. the global batch size when training replicas each reduce their part.
+        batch_reduction: `"sum_over_batch_size"` (default, Σ w·l / batch size) or
+            `"weighted_mean"` (Σ w·l / Σ w).
+    """
+
+    def __init__(self, name=None, global_batch_size=None, batch_reduction="sum_over_batch_size"):
+        if batch_reduction not in BATCH_REDUCTIONS:
+            raise ValueError(
+                f"`batch_reduction` must be one of {BATCH_REDUCTIONS}; received "
+                f"{batch_reduction!r}."
+            )
+        if global_batch_size is not None and (
+            isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int)
+            or global_batch_size <= 0
+        ):
+            raise ValueError(
+                f"`global_batch_size` must be None or a positive int; received "
+                f"{global_batch_size!r}."
+            )
+        name = name or _to_snake_case(type(self).__name__)
+        super().__init__(name=name, reduction="none")
+        self.name = name
+        self.global_batch_size = global_batch_size
+        self.batch_reduction = batch_reduction
+
+    def __call__(self, original, counterfactual, sample_weight=None):
+        if original is None:
+            raise ValueError(f"Argument `original` must not be None. Call as `{ARGUMENT_ORDER}`.")
+        if counterfactual is None:
+            raise ValueError(
+                f"Argument `counterfactual` must not be None. Call as `{ARGUMENT_ORDER}`."
+            )
+        original, counterfactual = _to_dense(original), _to_dense(counterfactual)
+        if not hasattr(original, "shape"):
+            original = ops.convert_to_tensor(original)
+        if not hasattr(counterfactual, "shape"):
+            counterfactual = ops.convert_to_tensor(counterfactual)
+        shape_o, shape_c = _shape(original), _shape(counterfactual)
+        if len(shape_o) != len(shape_c) or any(
+            a is not None and b is not None and a != b for a, b in zip(shape_o, shape_c)
+        ):
+            raise ValueError(
+                f"Incompatible shape {shape_o} vs {shape_c}|Dimensions must be equal: "
+                "`original` and `counterfactual` must have the same shape."
+            )
+        if len(shape_o) == 0:
+            raise ValueError(
+                "`original` and `counterfactual` must have a batch dimension; received scalars."
+            )
+        batch_size = shape_o[0]
+        if sample_weight is not None:
+            sample_weight = _to_dense(sample_weight)
+            shape_w = _shape(sample_weight) if hasattr(sample_weight, "shape") else list(
+                ops.shape(ops.convert_to_tensor(sample_weight))
+            )
+            if shape_w not in ([None], [], [batch_size], [batch_size, 1], [None, 1]):
+                raise ValueError(
+                    f"Incompatible `sample_weight` shape {shape_w}. Must be scalar or 1D tensor "
+                    f"of shape [batch_size] i.e, [{batch_size}]."
+                )
+            check_sample_weight_values(sample_weight)
+        dtype = compute_dtype(original, counterfactual)
+        original = ops.cast(ops.convert_to_tensor(original), dtype)
+        counterfactual = ops.cast(ops.convert_to_tensor(counterfactual), dtype)
+        self._check_inputs(original, counterfactual)
+        per_example = ops.cast(ops.convert_to_tensor(self.call(original, counterfactual)), dtype)
+        rank = len(per_example.shape)
+        if rank == 0:
+            if sample_weight is None:
+                return per_example
+            return ops.sum(per_example * ops.cast(ops.convert_to_tensor(sample_weight), dtype))
+        if sample_weight is None:
+            weighted = per_example
+            weights = None
+        else:
+            weights = ops.cast(ops.convert_to_tensor(sample_weight), dtype)
+            if len(weights.shape) == 0:
+                weights = weights * ops.ones((ops.shape(per_example)[0],), dtype=dtype)
+            weights = ops.reshape(weights, (-1,) + (1,) * (rank - 1))
+            weighted = per_example * weights
+        total = ops.sum(weighted)
+        if self.batch_reduction == "weighted_mean":
+            if weights is None:
+                denominator = ops.cast(ops.size(per_example), dtype)
+            else:
+                denominator = ops.sum(weights * ops.ones_like(per_example))
+            return safe_divide(total, denominator)
+        if self.global_batch_size is not None:
+            denominator = ops.cast(self.global_batch_size, dtype)
+        else:
+            denominator = ops.cast(ops.shape(per_example)[0], dtype)
+        return safe_divide(total, denominator)
+
+    def _check_inputs(self, original, counterfactual):
+        """Hook for subclasses: checks of the dense inputs (e.g. a warning). Default: none."""
+
+    @abc.abstractmethod
+    def call(self, original, counterfactual):
+        """Per-example losses of `original` and `counterfactual` (the last axis reduced).
+
+        Like `keras.losses.Loss.call`, not called directly: `loss(...)` calls it, with dense
+        tensors of the same shape and float dtype, and reduces its result.
+        """
+        raise NotImplementedError("Must be implemented in subclass.")
+
+    def get_config(self):
+        """`{"name": ...}`, plus `global_batch_size` and `batch_reduction` when not default."""
+        config = {"name": self.name}
+        if self.global_batch_size is not None:
+            config["global_batch_size"] = self.global_batch_size
+        if self.batch_reduction != "sum_over_batch_size":
+            config["batch_reduction"] = self.batch_reduction
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _to_snake_case(name):
+    words = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
+    return "private" + snake if snake.startswith("_") else snake
