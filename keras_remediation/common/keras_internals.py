@@ -10,6 +10,8 @@ upgrade that moves one of them breaks here, in one place, and in the tests of th
 - `Layer._layers` and `Layer._flatten_layers`: which sublayers a model tracks.
 - `keras.src.models.functional.Functional`: the class that `keras.Model(inputs, outputs)`
   subclasses are turned into.
+- `Trainer._compile_loss` and `Trainer._loss_tracker`: the compiled loss `compute_loss` calls,
+  and the metric that averages the loss in the logs (federated training).
 """
 
 import contextlib
@@ -87,6 +89,27 @@ def discarding_added_losses(model):
             layer._loss_ids.update(loss_ids)
         if scope is not None:
             scope.losses[:] = scope_losses
+
+
+def set_compiled_loss(model, loss):
+    """Makes `model.compute_loss` call `loss(y, y_pred, sample_weight)` as its compiled loss.
+
+    Keras's `Trainer.compute_loss` calls `self._compile_loss`; `loss` must also offer the
+    `metrics` list and `built` flag Keras reads from it.
+
+    Raises:
+        RuntimeError: if this Keras version has no `_compile_loss` (`model` must be compiled).
+    """
+    if not hasattr(model, "_compile_loss"):
+        raise RuntimeError(
+            "This Keras version has no `Model._compile_loss`; cannot install the loss."
+        )
+    model._compile_loss = loss
+
+
+def loss_tracker(model):
+    """The `Mean` metric that averages the loss in a compiled model's logs."""
+    return model._loss_tracker
 
 
 def is_functional_subclass(cls):

@@ -21,6 +21,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_remediation.common import keras_internals
+
 
 def output_structure(outputs, model):
     """`(count, names)` of a model's outputs from one output value.
@@ -220,9 +222,7 @@ class WholeStructureLoss(keras.losses.Loss):
 def install_whole_structure_loss(model, loss, weight=None):
     """Replaces the compiled loss of `model` (compiled) by `WholeStructureLoss(loss, weight)`.
 
-    Uses Keras's private `Trainer._compile_loss` (checked on Keras 3.15), the attribute that
-    `Trainer.compute_loss` calls with `(y, y_pred, sample_weight)`.
+    Keras's `compute_loss` then calls it with `(y, y_pred, sample_weight)` (see
+    `common.keras_internals.set_compiled_loss`).
     """
-    if not hasattr(model, "_compile_loss"):
-        raise RuntimeError("This Keras version has no `Model._compile_loss`; cannot install the loss.")
-    model._compile_loss = WholeStructureLoss(loss, weight)
+    keras_internals.set_compiled_loss(model, WholeStructureLoss(loss, weight))

@@ -43,6 +43,7 @@ import dataclasses
 import numpy as np
 import keras
 
+from keras_remediation.common import keras_internals
 from keras_remediation.common.remediation_model import RemediationModel
 from keras_remediation.federated import input_spec as input_spec_lib
 from keras_remediation.federated import losses as losses_lib
@@ -201,7 +202,7 @@ class FederatedModel:
         self._weight_variables = list((self._wrapped or keras_model).weights)
         self._weight_names = _weight_keys(self._weight_variables)
         keys = metric_state_lib.state_keys(keras_model)
-        count = keras_model._loss_tracker.count
+        count = keras_internals.loss_tracker(keras_model).count
         self._count_key = next(
             (k for k, v in zip(keys, keras_model.metrics_variables) if v is count), None
         )
