@@ -104,3 +104,61 @@ def test_bc_fit_takes_a_tf_data_dataset_on_every_backend(trained_h1, h2, blobs):
     bc_loss = losses.BCCrossEntropyLoss(trained_h1, h2, 1.0)
     history = bc_fit(h2, dataset, dataset, epochs=2, bc_loss=bc_loss, verbose=0)
     assert len(history["val_loss"]) == 2 and np.all(np.isfinite(history["loss"]))
+
+
+# Issue #13 (10): one training path (the models' fit), one new-error dissonance.
+
+
+def test_bc_fit_trains_through_the_bc_models_fit(trained_h1, h2, blobs, monkeypatch):
+    from keras_remediation.backward_compatibility import BCNewErrorCompatibilityModel
+
+    calls = []
+    original_fit = BCNewErrorCompatibilityModel.fit
+
+    def recording_fit(self, *args, **kwargs):
+        calls.append(kwargs.get("epochs"))
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(BCNewErrorCompatibilityModel, "fit", recording_fit)
+    x, y = blobs
+    bc_fit(h2, (x, y), epochs=2, bc_loss=losses.BCCrossEntropyLoss(trained_h1, h2, 1.0),
+           verbose=0)
+    assert calls == [2]
+
+
+def test_loss_objects_and_models_share_one_new_error_dissonance(trained_h1, blobs, monkeypatch):
+    from keras_remediation.backward_compatibility import BCNewErrorCompatibilityModel
+
+    calls = []
+    shared = losses.new_error_dissonance
+
+    def recording(*args, **kwargs):
+        calls.append(1)
+        return shared(*args, **kwargs)
+
+    monkeypatch.setattr(losses, "new_error_dissonance", recording)
+    x, y = blobs
+    h2 = classifier()
+    losses.BCNLLLoss(trained_h1, h2, 1.0).dissonance(h2(x), y, trained_h1(x))
+    assert len(calls) == 1
+    model = BCNewErrorCompatibilityModel(classifier(), h1=trained_h1, lambda_c=1.0)
+    model.dissonance(h2(x), y, "sparse_categorical_crossentropy", h1_output=trained_h1(x))
+    assert len(calls) == 2
+
+
+def test_bc_fit_trains_like_the_model_with_the_same_loss(trained_h1, blobs):
+    """bc_fit(BCCrossEntropyLoss) and the model compiled with the same base loss and optimizer."""
+    from keras_remediation.backward_compatibility import BCNewErrorCompatibilityModel
+
+    x, y = blobs
+    h2, reference = classifier(), classifier()
+    reference.set_weights(h2.get_weights())
+    history = bc_fit(h2, (x, y), epochs=2, bc_loss=losses.BCCrossEntropyLoss(trained_h1, h2, 2.0),
+                     optimizer=keras.optimizers.SGD(0.1), batch_size=32, verbose=0)
+    model = BCNewErrorCompatibilityModel(reference, h1=trained_h1, lambda_c=2.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    expected = model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0).history
+    for got, want in zip(h2.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-4)
+    np.testing.assert_allclose(history["dissonance"], expected["dissonance"], rtol=1e-4)
