@@ -125,8 +125,20 @@ def _expected_labels(expected_labels):
     )
 
 
+def _check_number(value, arg_name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"`{arg_name}` must be a real number; received {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    if not np.isfinite(value):
+        raise ValueError(f"`{arg_name}` must be a finite number; received {value!r}.")
+    return value
+
+
 def _correctness(h1_output, h2_output, expected_labels, threshold):
     """Boolean arrays (h1 right, h2 right, expected labels) after the length checks."""
+    _check_number(threshold, "threshold")
     h1 = predicted_labels(h1_output, threshold, "h1_output")
     h2 = predicted_labels(h2_output, threshold, "h2_output")
     y = _expected_labels(expected_labels)
@@ -139,6 +151,7 @@ def _correctness(h1_output, h2_output, expected_labels, threshold):
 
 
 def _ratio(numerator, denominator, zero_division):
+    _check_number(zero_division, "zero_division")
     return float(numerator) / float(denominator) if denominator else float(zero_division)
 
 

@@ -170,3 +170,12 @@ def test_wrong_types_raise_type_error_naming_the_argument():
         scores.error_compatibility_score([0, 1], [0, 1], {"a": 1})
     with pytest.raises(TypeError, match=r"`h2_output` must be .*received"):
         scores.trust_compatibility_score([0, 1], [[0.1, "a"], [0.2, 0.8]], [0, 1])
+
+
+def test_threshold_and_zero_division_are_checked():
+    with pytest.raises(TypeError, match=r"`threshold` must be a real number; received '0.5'"):
+        scores.trust_compatibility_score(H1, H2, Y, threshold="0.5")
+    with pytest.raises(ValueError, match=r"`threshold` must be a finite number"):
+        scores.error_compatibility_score(H1, H2, Y, threshold=float("nan"))
+    with pytest.raises(TypeError, match=r"`zero_division` must be a real number"):
+        scores.error_compatibility_score(H1, H2, Y, zero_division=None)
