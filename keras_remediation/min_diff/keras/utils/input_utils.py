@@ -606,6 +606,79 @@ def _tf_with_membership(dataset, membership_value, label):
     return dataset.map(with_membership)
 
 
+def _tf_message_label(label):
+    """`label` for a TensorFlow assertion message, which would escape its quotes:
+    `min_diff_dataset['a']` → `min_diff_dataset[a]`."""
+    return label.replace("'", "")
+
+
+def _tf_checked_weight(weight, label):
+    """`weight` (float) behind runtime assertions that it is finite and non-negative."""
+    tf = _tf()
+    label = _tf_message_label(label)
+    values = tf.cast(weight, tf.float32)
+    checks = [
+        tf.debugging.Assert(
+            tf.reduce_all(tf.math.is_finite(values)),
+            [f"`{label} sample_weight` must be finite; received NaN or infinite values in a "
+             "batch:", values],
+            summarize=8,
+        ),
+        tf.debugging.Assert(
+            tf.reduce_all(values >= 0),
+            [f"`{label} sample_weight` must be non-negative; received negative values in a "
+             "batch:", values],
+            summarize=8,
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(weight)
+
+
+def _tf_checked_membership(membership, label):
+    """`membership` behind a runtime assertion that its values are all 0 or 1."""
+    tf = _tf()
+    label = _tf_message_label(label)
+    zero, one = tf.constant(0, membership.dtype), tf.constant(1, membership.dtype)
+    valid = tf.reduce_all(tf.logical_or(tf.equal(membership, zero), tf.equal(membership, one)))
+    check = tf.debugging.Assert(
+        valid,
+        [f"`{label} membership` must contain only 0.0 (non-sensitive group) and 1.0 (sensitive "
+         "group); received other values in a batch:", membership],
+        summarize=8,
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(membership)
+
+
+def _tf_checked_element(element, label):
+    """A MinDiff batch `(x, membership[, w])`, or a dict of them, behind runtime checks."""
+    if isinstance(element, dict):
+        return {
+            key: _tf_checked_element(value, _label(label, key)) for key, value in element.items()
+        }
+    if not isinstance(element, (tuple, list)) or len(element) not in (2, 3):
+        return element  # The first batch's check has already named the problem.
+    x, membership = element[0], _tf_checked_membership(element[1], label)
+    if len(element) == 2 or element[2] is None:
+        return (x, membership) + tuple(element[2:])
+    return x, membership, _tf_checked_weight(element[2], label)
+
+
+def _tf_check_every_batch(dataset, label):
+    """`dataset` of MinDiff batches with membership and weights checked in the pipeline.
+
+    The checks are TensorFlow ops in a `map`, so they run on every batch whatever the Keras
+    backend (under JAX's `jit` the loss itself cannot check values); a bad batch raises
+    `tf.errors.InvalidArgumentError` naming `label` when it is read.
+    """
+
+    def check(*element):
+        return _tf_checked_element(element[0] if len(element) == 1 else element, label)
+
+    return dataset.map(check)
+
+
 def _tf_concat_rows(a, b):
     """Concatenates two groups' feature along the batch axis (dense, sparse or ragged)."""
     tf = _tf()
@@ -663,7 +736,10 @@ def _tf_build(is_dict, pairs, mode):
             dataset = _tf_with_membership(dataset, value, label)
             # Reads the first batch now: an empty group or bad weights raise here, not in `fit`.
             check_sample_weight_values(_tf_first(dataset, label)[2], f"{label} sample_weight")
-            mapped.append(dataset)
+            # Later batches are checked as they are read (every backend).
+            mapped.append(
+                dataset.map(lambda x, m, w, label=label: (x, m, _tf_checked_weight(w, label)))
+            )
         keys.append(key)
 
     def combine(*parts):
@@ -750,8 +826,12 @@ def build_min_diff_dataset(
             structure; if a dict of datasets is nested or has non-string keys; if the groups'
             features differ in shape apart from the batch dimension; if a group is empty (a
             tf.data group of unknown cardinality is read up to its first batch to know); if a
-            group has more than one sample weight per row or negative weights; if arrays are
+            group has more than one sample weight per row or negative or non-finite weights
+            (the first batch at build time, every later batch as it is read); if arrays are
             0-d or have unequal row counts; if `batch_size` is not a positive int.
+        tf.errors.InvalidArgumentError: when a later batch of tf.data groups is read, if its
+            weights are negative or not finite (TensorFlow assertions in the pipeline, on
+            every Keras backend; the message names the group).
     """
     is_dict, pairs = _group_pairs(sensitive_group_dataset, nonsensitive_group_dataset)
     kind = kind_of_all(
@@ -825,9 +905,16 @@ def pack_min_diff_data(
             differ; if a group or `min_diff_dataset` is empty (tf.data ones of unknown
             cardinality are read up to their first batch to know); if a group has more than one
             sample weight per row; if MinDiff membership holds values other than 0 and 1 or
-            weights are negative (checked on the first batch at packing time, then on every
-            batch read for arrays and PyDatasets); if arrays are 0-d or have unequal row counts;
-            if a batch size is not a positive int.
+            weights are negative or not finite (checked on the first batch at packing time
+            (whole arrays for arrays), then on every batch as it is read); if arrays are 0-d or
+            have unequal row counts; if a batch size is not a positive int.
+        tf.errors.InvalidArgumentError: when a later tf.data batch is read (iterating, `fit`),
+            if its membership holds values other than 0 and 1 or its weights are negative or
+            not finite. The check is a `map` of TensorFlow assertions in the input pipeline,
+            so it runs on every Keras backend (also under JAX, whose compiled step cannot
+            check values); the message names the argument (a dict key `'k'` as `[k]`).
+            On the TensorFlow backend, Keras reads a PyDataset through tf.data too and
+            re-raises the ValueError of a later PyDataset batch as this error.
     """
     has_groups = sensitive_group_dataset is not None or nonsensitive_group_dataset is not None
     if has_groups and min_diff_dataset is not None:
@@ -883,6 +970,8 @@ def pack_min_diff_data(
                         f"{_describe_structure(data)}."
                     )
                 check_membership_values(data[1], f"{label} membership")
+                if len(data) == 3 and data[2] is not None:
+                    check_sample_weight_values(data[2], f"{label} sample_weight")
             sources[key] = _CheckedMinDiffBatches(
                 _source(data, kind, min_diff_batch_size, shuffle, md_seed, label), label
             )
@@ -924,6 +1013,7 @@ def _pack_tf(original, groups, given, repeat):
         applications, min_diff = given
         if applications is None:
             named_specs = _tf_check_min_diff_dataset(min_diff, "min_diff_dataset")
+            min_diff = _tf_check_every_batch(min_diff, "min_diff_dataset")
             if repeat:
                 min_diff = min_diff.repeat()
         else:
@@ -933,8 +1023,11 @@ def _pack_tf(original, groups, given, repeat):
                     applications[key], _label("min_diff_dataset", key)
                 )
             min_diff = {
-                key: data.repeat() if repeat else data for key, data in applications.items()
+                key: _tf_check_every_batch(data, _label("min_diff_dataset", key))
+                for key, data in applications.items()
             }
+            if repeat:
+                min_diff = {key: data.repeat() for key, data in min_diff.items()}
     original_x = _split_spec(original.element_spec)[0]
     for label, md_x in named_specs:
         _paired_features(original_x, md_x, "original_dataset", label, _ORIGINAL_RELATION)
