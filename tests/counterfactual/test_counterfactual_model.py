@@ -278,3 +278,26 @@ def test_tf_data_packed_then_batched_as_in_tf_model_remediation():
     assert len(logs["counterfactual_loss"]) == 2
     assert model.predict(data, verbose=0).shape == (32, 1)
     assert "counterfactual_loss" in model.evaluate(data, verbose=0, return_dict=True)
+
+
+def test_multi_objective_save_load_round_trip(tmp_path):
+    x, y, x_cf = synthetic_data(32)
+    model = CounterfactualModel(
+        make_model(),
+        loss={"a": "pairwise_mse_loss", "b": counterfactual.PairwiseCosineLoss(
+            batch_reduction="weighted_mean")},
+        loss_weight={"a": 0.5, "b": 2.0},
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    data = utils.pack_counterfactual_data((x, y), {"a": (x, x_cf), "b": (x, x_cf)},
+                                          batch_size=16, seed=0)
+    with pytest.warns(UserWarning, match="PairwiseCosineLoss"):  # single-value outputs
+        model.fit(data, epochs=1, verbose=0)
+    path = os.path.join(tmp_path, "multi.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.counterfactual_loss_weight == {"a": 0.5, "b": 2.0}
+    assert isinstance(loaded.counterfactual_loss["b"], counterfactual.PairwiseCosineLoss)
+    assert loaded.counterfactual_loss["b"].batch_reduction == "weighted_mean"
+    history = loaded.fit(data, epochs=1, verbose=0).history
+    assert {"a_counterfactual_loss", "b_counterfactual_loss"} <= set(history)

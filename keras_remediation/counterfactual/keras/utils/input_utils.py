@@ -348,7 +348,7 @@ def pack_counterfactual_data(
 
     def source(data, key):
         name = _name("counterfactual_data", key)
-        cf_seed = None if seed is None else seed + 1
+        cf_seed = None if seed is None else seed + 101
         return _CheckedBatches(batches(data, kind, cf_batch_size, shuffle, cf_seed, name), name)
 
     counterfactual = _map_structure(source, counterfactual_data)
