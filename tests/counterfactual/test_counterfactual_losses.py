@@ -249,3 +249,14 @@ def test_serialization_round_trip(cls):
     assert type(cls.from_config(loss.get_config())) is cls
     assert type(losses.get(keras.saving.serialize_keras_object(loss))) is cls
     np.testing.assert_allclose(_np(restored(O, C, W)), _np(loss(O, C, W)))
+
+
+def test_ragged_inputs_on_tensorflow():
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.RaggedTensor inputs are TensorFlow-backend inputs")
+    o = tf.ragged.constant([[1.0, 1.0, 9.0], [2.0, 5.0]])
+    c = tf.ragged.constant([[4.0, 1.0, 8.0], [12.0, 3.0]])
+    # Row MSEs over each row's own length: (3² + 0 + 1²) / 3 = 10/3 and (10² + 2²) / 2 = 52.
+    value = losses.PairwiseMSELoss()(o, c, tf.constant([1.2, 0.5]))
+    np.testing.assert_allclose(_np(value), (10 / 3 * 1.2 + 52 * 0.5) / 2, rtol=1e-5)

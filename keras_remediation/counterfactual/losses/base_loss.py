@@ -29,8 +29,10 @@ if the shapes differ ("Incompatible shape [3, 2] vs [1, 2]"), if `sample_weight`
 scalar, `[batch]` or `[batch, 1]`, or has negative or non-finite values (checked when the
 values are known: eager TensorFlow, JAX outside `jit`, PyTorch).
 
-Differences from TF Model Remediation: `tf.RaggedTensor` inputs are not supported; the loss
-does not write a `tf.summary` scalar; negative weights raise.
+On the TensorFlow backend, `tf.RaggedTensor` inputs go through the TensorFlow ops as they are
+(the built-in losses then average each row over its own length, as TF Model Remediation's).
+Differences from TF Model Remediation: the loss does not write a `tf.summary` scalar; negative
+weights raise.
 """
 
 import abc
