@@ -72,10 +72,23 @@ def _zipped(filepath, zipped):
     return None if os.path.splitext(os.fspath(filepath))[1] else False
 
 
+# Built-in model classes, by the names legacy configs give them.
+_MODELS = {"Sequential": keras.Sequential, "Functional": keras.Model, "Model": keras.Model}
+
+
 def _deserialize_value(value):
-    """A config value as an object: serialised Keras objects (dicts with `class_name`) loaded."""
+    """A config value as an object: serialised Keras objects (dicts with `class_name`) loaded.
+
+    Also reads the legacy form `{"class_name": "Sequential", "config": ...}` (no `module`),
+    which Keras 2 and TF Model Remediation wrote for built-in layers and models.
+    """
     if isinstance(value, dict):
         if "class_name" in value:
+            if "module" not in value and "registered_name" not in value:
+                try:
+                    return keras.saving.deserialize_keras_object(value, custom_objects=_MODELS)
+                except TypeError:
+                    return keras.layers.deserialize(value)
             return keras.saving.deserialize_keras_object(value)
         return {key: _deserialize_value(item) for key, item in value.items()}
     return value
@@ -141,8 +154,12 @@ class RemediationModel(keras.Model):
             custom = [k.__name__ for k in cls.__mro__ if not _is_library_class(k)]
             # An unknown keyword argument is a TypeError in Python (Keras raises ValueError).
             kind = TypeError if "Unrecognized keyword" in str(error) else type(error)
+            technique = next(k.__name__ for k in cls.__mro__ if _is_library_class(k))
+            what = technique if technique == cls.__name__ else (
+                f"{technique} subclass instance {cls.__name__}"
+            )
             raise kind(
-                f"There was a problem initializing the {cls.__name__} instance: the keyword "
+                f"There was a problem initializing the {what}: the keyword "
                 f"arguments {sorted(kwargs)} were not accepted by `keras.Model` or by a custom "
                 f"base class ({', '.join(custom) or 'none'}). A custom base class must accept "
                 f"and pass its keyword arguments on to `super().__init__`. Error raised: {error}"

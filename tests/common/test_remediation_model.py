@@ -221,3 +221,12 @@ def test_fit_keeps_asynchronous_dispatch(arrays, monkeypatch):
     model.compile(optimizer="sgd", loss="mse")
     model.fit(_Batches(x, y, side), epochs=1, verbose=0)
     assert seen and all(seen)
+
+
+def test_from_config_reads_the_legacy_form_of_built_in_models():
+    """Keras 2 / TF-MR configs name built-in classes without a module."""
+    original = _model()
+    legacy = {"class_name": "Sequential", "config": original.get_config()}
+    model = SidePenaltyModel.from_config({"name": "legacy", "original_model": legacy, "weight": 2.0})
+    assert isinstance(model.original_model, keras.Sequential)
+    assert model.weight == 2.0

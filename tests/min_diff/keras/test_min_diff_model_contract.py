@@ -144,7 +144,9 @@ class StrictMinDiffModel(MinDiffModel, StrictModel):
 
 def test_functional_mixin_that_drops_kwargs_raises_a_clear_error():
     original = _functional_original(StrictModel)
-    with pytest.raises(ValueError, match="problem initializing the StrictMinDiffModel"):
+    with pytest.raises(
+        ValueError, match="problem initializing the MinDiffModel subclass instance StrictMinDiffModel"
+    ):
         StrictMinDiffModel(original, "mmd")
 
 
