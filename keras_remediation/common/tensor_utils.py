@@ -73,6 +73,47 @@ def static_batch_size(x):
     return None if size is None else int(size)
 
 
+_NUMERIC_PREFIXES = ("bool", "int", "uint", "float", "bfloat")
+
+
+def check_numeric(x, arg_name, hint=""):
+    """Raises TypeError unless `x` is a number, or a tensor, array or nested list of a bool,
+    integer or float dtype (strings, objects, dicts and complex numbers are rejected).
+
+    Raises ValueError for a nested list that is not rectangular.
+    """
+    if isinstance(x, (bool, int, float, np.number, np.bool_)):
+        return
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        if not isinstance(x, (list, tuple)):
+            raise TypeError(
+                f"`{arg_name}` must be a numeric tensor or array; received {_short_repr(x)} of "
+                f"type {type(x).__name__}.{hint}"
+            )
+        try:
+            dtype = np.asarray(x).dtype
+        except ValueError:
+            raise ValueError(
+                f"`{arg_name}` must be a rectangular numeric array; received a ragged "
+                f"{type(x).__name__}.{hint}"
+            ) from None
+    try:
+        name = keras.backend.standardize_dtype(dtype)
+    except (ValueError, TypeError):
+        name = str(dtype)
+    if not name.startswith(_NUMERIC_PREFIXES):
+        raise TypeError(
+            f"`{arg_name}` must have a bool, integer or float dtype; received dtype {name} "
+            f"({type(x).__name__}).{hint}"
+        )
+
+
+def _short_repr(x):
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def all_finite_now(x):
     """True or False if the values of `x` are known now (see `concrete_value`) and all finite,
     else None (inside a compiled step). Reduced where the values live (one boolean crosses to

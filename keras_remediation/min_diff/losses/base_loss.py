@@ -11,6 +11,7 @@ from keras import ops
 
 from keras_remediation.common.config_equality import EqualByConfig
 from keras_remediation.common.tensor_utils import check_finite_values
+from keras_remediation.common.tensor_utils import check_numeric
 from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
@@ -153,6 +154,8 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
     that lacks a group.
 
     Raises (on call, from `_preprocess_inputs`, which every built-in loss's `call` uses):
+        TypeError: if an input is not a number, tensor, array or nested list of a bool,
+            integer or float dtype (e.g. strings, dicts, complex numbers).
         ValueError: if `membership` holds values other than 0 and 1 (the typical sign of
             swapped arguments); if `predictions` (after `predictions_transform`) hold NaN or
             infinite values; if a shape is not one of the above; if the batch sizes of the
@@ -333,6 +336,11 @@ class MinDiffLoss(EqualByConfig, abc.ABC):
                 f"`membership` and `predictions` are required; the loss is called as "
                 f"`{ARGUMENT_ORDER}`."
             )
+        hint = f" MinDiff losses are called as `{ARGUMENT_ORDER}`."
+        check_numeric(membership, "membership", hint)
+        check_numeric(predictions, "predictions", hint)
+        if sample_weight is not None:
+            check_numeric(sample_weight, "sample_weight", hint)
         predictions = ops.convert_to_tensor(predictions)
         dtype = compute_dtype(predictions)
         predictions = ops.cast(predictions, dtype)

@@ -59,7 +59,11 @@ def _squared_distances(x, y, kernel_name):
             f"e.g. `[N, M, D]` each; received shapes {tuple(x.shape)} and {tuple(y.shape)}. "
             "Leave `tile_input=True` to call it on `[N, D]` and `[M, D]` inputs."
         )
-    return ops.sum(ops.square(x - y), axis=-1)
+    difference = x - y
+    # `d · d`, not `square(d)`: the gradient of `square` is `2d · g`, and `2d` overflows to
+    # inf for |d| > 1.7e38 in float32, so a zero upstream gradient (a kernel value clipped to
+    # 0) became NaN. The product's gradient is `d · g + g · d`: 0 there.
+    return ops.sum(difference * difference, axis=-1)
 
 
 def check_bool(value, arg_name):

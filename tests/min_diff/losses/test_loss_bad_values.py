@@ -243,3 +243,45 @@ def test_custom_loss_can_apply_empty_group():
 @pytest.mark.parametrize("cls", [MinDiffLoss, MMDLoss, AdjustedMMDLoss, AbsoluteCorrelationLoss])
 def test_docstrings_say_float64_is_float32_under_jax_without_x64(cls):
     assert "jax_enable_x64" in cls.__doc__
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by benchmarks/fuzz_min_diff_losses.py.
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "laplacian"])
+@pytest.mark.parametrize("cls", [MMDLoss, AdjustedMMDLoss])
+def test_gradient_is_finite_for_predictions_near_the_float32_limit(cls, kernel):
+    """`square(d)`'s gradient `2d · 0` overflowed to inf · 0 = NaN for |d| > 1.7e38."""
+    membership, predictions, weights = random_inputs(69)
+    predictions[2] = 3e38
+    loss = cls(kernel)
+    assert np.isfinite(float(to_numpy(loss(membership, predictions, weights))))
+    g = grad(lambda p: loss(membership, p, weights), predictions)
+    assert np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize(
+    "arg, bad",
+    [
+        ("predictions", np.array(["a", "b"])),
+        ("predictions", {"p": np.zeros(2)}),
+        ("membership", "0.5"),
+        ("membership", np.array([1 + 1j, 0j])),
+        ("sample_weight", np.array(["1", "2"])),
+        ("sample_weight", object()),
+    ],
+)
+@pytest.mark.parametrize("make_loss", MAKERS, ids=IDS)
+def test_inputs_of_a_non_numeric_type_raise_type_error_naming_them(make_loss, arg, bad):
+    inputs = {"membership": np.array([1.0, 0.0]), "predictions": np.array([0.2, 0.4], "float32"),
+              "sample_weight": None}
+    inputs[arg] = bad
+    with pytest.raises(TypeError, match=f"`{arg}` must (be|have)"):
+        make_loss()(inputs["membership"], inputs["predictions"], inputs["sample_weight"])
+
+
+def test_ragged_list_raises_value_error_naming_it():
+    with pytest.raises(ValueError, match="`predictions` must be a rectangular numeric array"):
+        MMDLoss()([1.0, 0.0], [[0.1, 0.2], [0.3]])
