@@ -17,6 +17,12 @@ Reported per backend: cases, finite results, named errors, and the failures:
     silent non-finite gradient: a finite loss whose gradient w.r.t. the predictions is not;
     unnamed error: an error of another type, or a message that names no argument.
 The first few failures of each kind are printed with their inputs.
+
+With `--compiled` the loss runs inside `tf.function` (TensorFlow) or `jax.jit` (JAX), where
+values are not known (PyTorch has no such mode here and is skipped; inputs of a non-numeric
+type are left out). There, a batch with NaN or infinite predictions must raise
+`InvalidArgumentError` (TensorFlow's graph assertions) or give a NaN loss (JAX); a finite loss
+is reported as "non-finite predictions gave a finite loss".
 """
 
 import argparse
@@ -137,12 +143,88 @@ def _gradient(loss, membership, predictions, weights):
     return x.grad.numpy()
 
 
+def _compiled_value(loss, membership, predictions, weights):
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda m, p, w: loss(m, p, w))
+        args = [None if a is None else tf.constant(a) for a in (membership, predictions, weights)]
+        return float(fn(*args).numpy())
+    import jax
+
+    return float(jax.jit(lambda m, p, w: loss(m, p, w))(membership, predictions, weights))
+
+
+def _has_non_finite_predictions(predictions):
+    if not isinstance(predictions, np.ndarray) or predictions.dtype.kind != "f":
+        return False
+    with np.errstate(over="ignore"):
+        return not np.all(np.isfinite(predictions.astype(np.float32)))
+
+
+def main_compiled(args):
+    if BACKEND == "torch":
+        print("backend torch: no compiled mode here (see the docstring); skipped")
+        return
+    rng = np.random.default_rng(args.seed)
+    counts = collections.Counter()
+    failures = []
+    done = 0
+    while done < args.cases:
+        name = str(rng.choice(list(LOSSES)))
+        empty_group = str(rng.choice(["reference", "zero"]))
+        description, membership, predictions, weights = _case(rng)
+        arrays = (membership, predictions, weights)
+        if not all(a is None or (isinstance(a, np.ndarray) and a.dtype.kind in "biuf")
+                   for a in arrays):
+            continue  # `jax.jit` itself rejects strings and objects as arguments.
+        done += 1
+        bad = _has_non_finite_predictions(predictions)
+        loss = LOSSES[name](empty_group)
+        try:
+            value = _compiled_value(loss, membership, predictions, weights)
+        except Exception as error:  # noqa: BLE001
+            kind = type(error).__name__
+            named = "`" in str(error) and " must " in str(error)
+            counts[f"{'named' if named else 'UNNAMED'} {kind}"] += 1
+            if not named:
+                failures.append(f"{name} {description}\n    {kind}: {str(error)[:300]}")
+            continue
+        if bad and np.isfinite(value):
+            failures.append(f"{name} empty_group={empty_group}: {description}\n    value {value}")
+        elif bad:
+            counts["non-finite predictions gave NaN/inf"] += 1
+        else:
+            bad_inputs = any(  # Not checkable under jit (documented): NaN/inf or negative.
+                a is not None and not np.all(np.isfinite(a.astype(np.float64)))
+                for a in (membership, weights)
+            ) or (weights is not None and np.any(weights < 0))
+            if np.isfinite(value):
+                counts["finite"] += 1
+            elif bad_inputs:
+                counts["NaN/inf membership or NaN/inf/negative weights gave NaN/inf"] += 1
+            else:
+                counts["NON-FINITE from finite inputs"] += 1
+                failures.append(f"{name} empty_group={empty_group}: {description}\n"
+                                f"    value {value} (finite inputs)")
+    print(f"backend {BACKEND} compiled: {args.cases} cases (seed {args.seed})")
+    for key, count in sorted(counts.items()):
+        print(f"  {key}: {count}")
+    print(f"  findings (finite loss from non-finite predictions, non-finite loss from finite "
+          f"inputs, unnamed error): {len(failures)}")
+    for text in failures[: args.show]:
+        print("    - " + text.replace("\n", "\n      "))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--show", type=int, default=3, help="failures printed per kind")
+    parser.add_argument("--compiled", action="store_true", help="tf.function / jax.jit")
     args = parser.parse_args()
+    if args.compiled:
+        return main_compiled(args)
     rng = np.random.default_rng(args.seed)
     counts = collections.Counter()
     failures = collections.defaultdict(list)
