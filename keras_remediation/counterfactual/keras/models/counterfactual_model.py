@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_remediation.common import keras_internals
+from keras_remediation.common import structures
 from keras_remediation.common.remediation_model import RemediationModel
 from keras_remediation.common.validation import check_loss_weight
 from keras_remediation.counterfactual.keras.utils import input_utils
@@ -140,9 +141,9 @@ class CounterfactualModel(RemediationModel):
                 f"{sorted(counterfactual_data)}. Give `loss` as a dict with these keys for "
                 "several objectives."
             )
-        flat_data = structure_utils._flatten_counterfactual_structure(counterfactual_data)
-        flat_losses = structure_utils._flatten_counterfactual_structure(losses)
-        flat_weights = structure_utils._flatten_counterfactual_structure(
+        flat_data = structures.flatten_structure(counterfactual_data)
+        flat_losses = structures.flatten_structure(losses)
+        flat_weights = structures.flatten_structure(
             self._counterfactual_loss_weights
         )
         return [

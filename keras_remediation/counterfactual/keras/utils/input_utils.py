@@ -25,6 +25,7 @@ import re
 import keras
 import numpy as np
 
+from keras_remediation.common import structures
 from keras_remediation.common.batching import batches
 from keras_remediation.common.batching import is_tf_dataset
 from keras_remediation.common.batching import kind_of_all
@@ -326,7 +327,7 @@ def pack_counterfactual_data(
     structure_utils.validate_counterfactual_structure(
         counterfactual_data, struct_name="counterfactual_data"
     )
-    flat = structure_utils._flatten_counterfactual_structure(counterfactual_data)
+    flat = structures.flatten_structure(counterfactual_data)
     kind = kind_of_all([original_input] + flat, "pack_counterfactual_data")
     if kind == "tf.data":
 
@@ -352,7 +353,7 @@ def pack_counterfactual_data(
         return _CheckedBatches(batches(data, kind, cf_batch_size, shuffle, cf_seed, name), name)
 
     counterfactual = _map_structure(source, counterfactual_data)
-    lengths = [len(s) for s in structure_utils._flatten_counterfactual_structure(counterfactual)]
+    lengths = [len(s) for s in structures.flatten_structure(counterfactual)]
     length = len(original) if repeat_counterfactual_data else min([len(original)] + lengths)
     return _PackedPyDataset(original, counterfactual, length, repeat_counterfactual_data)
 

@@ -10,9 +10,9 @@ signatures TF Model Remediation exported from `min_diff.keras.utils`, on top of 
 No TensorFlow is needed.
 """
 
-import collections.abc
-
 import keras
+
+from keras_remediation.common import structures
 
 __all__ = [
     "deserialize_keras_object",
@@ -20,30 +20,6 @@ __all__ = [
     "serialize_keras_object",
     "validate_min_diff_structure",
 ]
-
-
-def _is_collection(obj):
-    """True for what nested-structure utilities look into: lists, tuples, mappings."""
-    return isinstance(obj, (list, tuple, collections.abc.Mapping))
-
-
-def _is_min_diff_element(obj, element_type=None):
-    """True if `obj` is one MinDiff element (of `element_type`, when given).
-
-    An element is anything but a list or a mapping; tuples (and namedtuples) are elements.
-
-    Raises:
-        TypeError: if `element_type` is given and is not a class.
-    """
-    if element_type is not None:
-        if not isinstance(element_type, type):
-            raise TypeError(
-                "`element_type` must be a class (the expected type of the elements), or None; "
-                f"received the instance {element_type!r}."
-            )
-        if not isinstance(obj, element_type):
-            return False
-    return isinstance(obj, tuple) or not _is_collection(obj)
 
 
 def validate_min_diff_structure(struct, struct_name="struct", element_type=None):
@@ -70,66 +46,9 @@ def validate_min_diff_structure(struct, struct_name="struct", element_type=None)
         ValueError: if `struct` is a dict with a key that is not a string, or with a value that
             is not a single element (a list or a dict, or not of `element_type`).
     """
-    if _is_min_diff_element(struct, element_type):
-        return None
-    of_type = "" if element_type is None else f" of type {element_type.__name__}"
-    if not isinstance(struct, collections.abc.Mapping):
-        raise TypeError(
-            f"`{struct_name}` must be a MinDiff structure: a single element{of_type} (a tuple "
-            f"counts as one element) or a dict of such elements; received a "
-            f"{type(struct).__name__}."
-        )
-    bad_keys = [key for key in struct if not isinstance(key, str)]
-    if bad_keys:
-        raise ValueError(
-            f"`{struct_name}` must have only string keys when it is a dict; received keys "
-            f"{list(struct)}."
-        )
-    bad = {
-        key: type(value).__name__
-        for key, value in struct.items()
-        if not _is_min_diff_element(value, element_type)
-    }
-    if bad:
-        raise ValueError(
-            f"`{struct_name}` must be a flat dict of single elements{of_type} (one per MinDiff "
-            f"application; tuples count as one element, lists and dicts do not); received "
-            f"values of type {bad} in {struct!r}."
-        )
-    return None
-
-
-def _flatten_min_diff_structure(struct):
-    """The elements of a MinDiff structure as a list: `[struct]`, or a dict's values by key."""
-    if isinstance(struct, collections.abc.Mapping):
-        return [struct[key] for key in sorted(struct)]
-    return [struct]
-
-
-def _pack_min_diff_sequence_as(struct, flat):
-    """Inverse of `_flatten_min_diff_structure`: `flat` in the structure of `struct`."""
-    if isinstance(struct, collections.abc.Mapping):
-        return dict(zip(sorted(struct), flat))
-    (element,) = flat
-    return element
-
-
-def _assert_same_min_diff_structure(a, b, name_a, name_b):
-    """Raises ValueError unless `a` and `b` are both single elements or dicts of the same keys."""
-    if isinstance(a, collections.abc.Mapping) != isinstance(b, collections.abc.Mapping) or (
-        isinstance(a, collections.abc.Mapping) and set(a) != set(b)
-    ):
-        raise ValueError(
-            f"`{name_a}` and `{name_b}` must have the same MinDiff structure (both single "
-            f"elements, or dicts with the same keys); received {_describe(a)} and "
-            f"{_describe(b)}."
-        )
-
-
-def _describe(struct):
-    if isinstance(struct, collections.abc.Mapping):
-        return f"a dict with keys {sorted(struct, key=str)}"
-    return f"a single {type(struct).__name__}"
+    structures.validate_structure(
+        struct, struct_name, element_type, "MinDiff", "MinDiff application"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
