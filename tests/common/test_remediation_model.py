@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from keras_remediation.common.remediation_model import RemediationModel
+from recipe_testlib import CountingSequential
 from keras_remediation.common.validation import check_loss_weight
 
 N_FEATURES = 3
@@ -157,30 +158,20 @@ def test_nothing_carries_over_between_calls(arrays):
     assert packed_logs["side_penalty"] > 0
 
 
-class CustomSequential(keras.Sequential):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.steps = 0
-
-    def train_step(self, *args):
-        self.steps += 1
-        return super().train_step(*args)
-
-
-class SidePenaltySequential(SidePenaltyModel, CustomSequential):
+class SidePenaltySequential(SidePenaltyModel, CountingSequential):
     pass
 
 
 def test_mixin_with_sequential_tracks_and_trains_the_original_model(arrays):
     x, y, side = arrays
-    original = CustomSequential([keras.Input((N_FEATURES,)), keras.layers.Dense(1)])
+    original = CountingSequential([keras.Input((N_FEATURES,)), keras.layers.Dense(1)])
     model = SidePenaltySequential(original, weight=1.0)
     assert len(model.trainable_variables) == 2
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True)
     before = np_(original.trainable_variables[0]).copy()
     model.fit(_Batches(x, y, side), epochs=1, verbose=0)
     assert not np.allclose(before, np_(original.trainable_variables[0]))
-    assert model.steps == 4
+    assert model.train_step_count == 4
 
 
 def test_config_round_trips_through_keras_format(tmp_path, arrays):

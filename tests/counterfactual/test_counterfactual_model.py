@@ -11,6 +11,7 @@ from counterfactual_testlib import synthetic_data
 from keras_remediation import counterfactual
 from keras_remediation.counterfactual.keras import CounterfactualModel
 from keras_remediation.counterfactual.keras import utils
+from recipe_testlib import CountingSequential
 
 
 def test_constructor_errors():
@@ -112,23 +113,13 @@ def test_save_load_round_trip(tmp_path):
     assert "counterfactual_loss" in history.history
 
 
-class _CountingSequential(keras.Sequential):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.steps = 0
-
-    def train_step(self, *args):
-        self.steps += 1
-        return super().train_step(*args)
-
-
-class _CountingCounterfactualModel(CounterfactualModel, _CountingSequential):
+class _CountingCounterfactualModel(CounterfactualModel, CountingSequential):
     pass
 
 
 def test_mixin_recipe_with_sequential_trains_the_original_model():
     x, y, x_cf = synthetic_data(128)
-    original = _CountingSequential(make_model().layers)
+    original = CountingSequential(make_model().layers)
     model = _CountingCounterfactualModel(original, loss_weight=2.0)
     assert len(model.trainable_variables) == len(original.trainable_variables) == 4
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy",
@@ -138,7 +129,7 @@ def test_mixin_recipe_with_sequential_trains_the_original_model():
     history = model.fit(data, epochs=1, verbose=0)
     after = [np.array(keras.ops.convert_to_numpy(v)) for v in original.trainable_variables]
     assert any(not np.allclose(b, a) for b, a in zip(before, after))
-    assert model.steps == 4
+    assert model.train_step_count == 4
     assert history.history["counterfactual_loss"][0] > 0
 
 

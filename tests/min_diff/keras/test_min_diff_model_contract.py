@@ -15,6 +15,7 @@ from keras_remediation.min_diff.keras import MinDiffModel
 from keras_remediation.min_diff.keras.utils import MinDiffPackedInputs
 from keras_remediation.min_diff.keras.utils import pack_min_diff_data
 from keras_remediation.min_diff.losses import MMDLoss
+from recipe_testlib import CountingSequential
 
 N_FEATURES = 4
 
@@ -46,16 +47,6 @@ def _moved(before, model):
 
 
 # --- 1. The mixin recipes train the wrapped model. ----------------------------------------------
-
-
-class CountingSequential(keras.Sequential):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.train_step_count = 0
-
-    def train_step(self, *args):  # JAX: (state, data); others: (data)
-        self.train_step_count += 1
-        return super().train_step(*args)
 
 
 class SequentialMinDiffModel(MinDiffModel, CountingSequential):
