@@ -24,7 +24,12 @@ Differences from TF Model Remediation (each can be turned off where it changes r
 - Every MinDiff batch holds weights: groups without `sample_weight` get weights of 1.0 (the
   reference left the weights out, None, when neither group had any; the loss is the same).
 - Problems are reported when packing rather than while training: empty groups, groups whose
-  features cannot be concatenated, membership values other than 0 and 1, negative weights.
+  features cannot be concatenated, membership values other than 0 and 1, negative or
+  non-finite weights (on the first batch). Every later batch is checked as it is read:
+  array and PyDataset batches with vectorised NumPy checks (ValueError), tf.data batches by
+  TensorFlow assertions in the input pipeline (`tf.errors.InvalidArgumentError` naming the
+  argument), which run whatever the Keras backend, so a bad batch cannot train silently
+  under JAX's `jit`, where the loss cannot check values.
 """
 
 import collections
