@@ -60,9 +60,12 @@ class _ExtraLossUseCheck(keras.callbacks.Callback):
             )
 
 
+# Modules whose classes are never a user's custom base class (Keras backends' bases included).
+_LIBRARY_MODULES = ("builtins", "keras", "keras_remediation", "tensorflow", "torch", "jax", "flax")
+
+
 def _is_library_class(klass):
-    module = klass.__module__.split(".")[0]
-    return klass is object or module in ("keras", "keras_remediation")
+    return klass.__module__.split(".")[0] in _LIBRARY_MODULES
 
 
 def _zipped(filepath, zipped):
@@ -155,7 +158,7 @@ class RemediationModel(keras.Model):
             # An unknown keyword argument is a TypeError in Python (Keras raises ValueError).
             kind = TypeError if "Unrecognized keyword" in str(error) else type(error)
             technique = next(k.__name__ for k in cls.__mro__ if _is_library_class(k))
-            what = technique if technique == cls.__name__ else (
+            what = f"{technique} instance" if technique == cls.__name__ else (
                 f"{technique} subclass instance {cls.__name__}"
             )
             raise kind(

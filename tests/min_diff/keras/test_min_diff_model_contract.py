@@ -327,7 +327,7 @@ def test_numpy_scalar_loss_weight_is_accepted():
 
 
 def test_unknown_keyword_argument_raises_type_error():
-    with pytest.raises(TypeError, match="problem initializing the MinDiffModel"):
+    with pytest.raises(TypeError, match="problem initializing the MinDiffModel instance"):
         MinDiffModel(keras.Sequential(_layers()), "mmd", not_an_argument=1)
 
 
@@ -388,3 +388,8 @@ def test_extensionless_paths_save_directories(tmp_path, data):
     np.testing.assert_allclose(np_(loaded(x)), np_(model(x)), atol=1e-6)
     original = keras.saving.load_model(tmp_path / "original")
     np.testing.assert_allclose(np_(original(x)), np_(model(x)), atol=1e-6)
+
+
+def test_init_error_lists_only_the_users_custom_base_classes():
+    with pytest.raises(TypeError, match=r"custom base class \(none\)"):
+        MinDiffModel(keras.Sequential(_layers()), "mmd", not_an_argument=1)
