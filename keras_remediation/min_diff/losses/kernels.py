@@ -33,7 +33,7 @@ def _as_2d(x, dtype):
     x = ops.convert_to_tensor(x)
     x = ops.cast(x, dtype)
     if len(x.shape) == 0:
-        raise ValueError(f"Kernel inputs must have a batch dimension; received a scalar.")
+        raise ValueError("Kernel inputs must have a batch dimension; received a scalar.")
     if len(x.shape) == 1:
         x = ops.expand_dims(x, -1)
     elif len(x.shape) > 2:
