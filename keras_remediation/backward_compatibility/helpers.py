@@ -17,8 +17,8 @@ from keras_remediation.backward_compatibility.losses import check_labels
 from keras_remediation.backward_compatibility.losses import h1_correct_mask
 from keras_remediation.backward_compatibility.losses import static_output_shape
 from keras_remediation.backward_compatibility.models import BCNewErrorCompatibilityModel
-from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import concrete_value
+from keras_remediation.common.validation import check_sample_weight_values
 
 #: The per-epoch lists `bc_fit` returns (the `val_` ones with a `testing_set`).
 HISTORY_KEYS = ("loss", "dissonance")

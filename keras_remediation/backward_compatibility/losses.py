@@ -41,10 +41,10 @@ import numpy as np
 import keras
 from keras import ops
 
-from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
 from keras_remediation.common.validation import check_loss_weight
+from keras_remediation.common.validation import check_sample_weight_values
 
 #: Names of the base losses understood by `per_example_loss` and the dissonance functions.
 LOSS_KINDS = (

@@ -19,7 +19,7 @@ from keras_remediation.backward_compatibility import losses as bc_losses
 from keras_remediation.common.keras_internals import discarding_added_losses
 from keras_remediation.common.keras_internals import flatten_layers
 from keras_remediation.common.remediation_model import RemediationModel
-from keras_remediation.common.tensor_utils import check_sample_weight_values
+from keras_remediation.common.validation import check_sample_weight_values
 
 # Keras's built-in losses and what the dissonance needs to know about them: the kind of output
 # (binary scores or a categorical distribution) and whether it takes logits.

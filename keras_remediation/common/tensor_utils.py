@@ -1,4 +1,4 @@
-"""Backend-neutral tensor helpers: eager-value access, safe division, dtype, shape and weight checks."""
+"""Backend-neutral tensor helpers: eager-value access, safe division, dtype and shape."""
 
 import numpy as np
 import keras
@@ -73,47 +73,6 @@ def static_batch_size(x):
     return None if size is None else int(size)
 
 
-_NUMERIC_PREFIXES = ("bool", "int", "uint", "float", "bfloat")
-
-
-def check_numeric(x, arg_name, hint=""):
-    """Raises TypeError unless `x` is a number, or a tensor, array or nested list of a bool,
-    integer or float dtype (strings, objects, dicts and complex numbers are rejected).
-
-    Raises ValueError for a nested list that is not rectangular.
-    """
-    if isinstance(x, (bool, int, float, np.number, np.bool_)):
-        return
-    dtype = getattr(x, "dtype", None)
-    if dtype is None:
-        if not isinstance(x, (list, tuple)):
-            raise TypeError(
-                f"`{arg_name}` must be a numeric tensor or array; received {_short_repr(x)} of "
-                f"type {type(x).__name__}.{hint}"
-            )
-        try:
-            dtype = np.asarray(x).dtype
-        except ValueError:
-            raise ValueError(
-                f"`{arg_name}` must be a rectangular numeric array; received a ragged "
-                f"{type(x).__name__}.{hint}"
-            ) from None
-    try:
-        name = keras.backend.standardize_dtype(dtype)
-    except (ValueError, TypeError):
-        name = str(dtype)
-    if not name.startswith(_NUMERIC_PREFIXES):
-        raise TypeError(
-            f"`{arg_name}` must have a bool, integer or float dtype; received dtype {name} "
-            f"({type(x).__name__}).{hint}"
-        )
-
-
-def _short_repr(x):
-    text = repr(x)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def all_finite_now(x):
     """True or False if the values of `x` are known now (see `concrete_value`) and all finite,
     else None (inside a compiled step). Reduced where the values live (one boolean crosses to
@@ -145,33 +104,3 @@ def all_finite_now(x):
     if not np.issubdtype(values.dtype, np.inexact):
         return values.dtype != object or bool(np.all(np.isfinite(values.astype(np.float64))))
     return bool(np.all(np.isfinite(values)))
-
-
-def check_finite_values(x, arg_name, hint=""):
-    """Raises ValueError if the values of `x` are known now and any is NaN or infinite.
-
-    Values that are not known yet (inside a compiled step) are not checked here.
-    """
-    if all_finite_now(x) is not False:
-        return
-    values = np.asarray(concrete_value(x), dtype=np.float64)
-    bad = values[~np.isfinite(values)]
-    raise ValueError(
-        f"`{arg_name}` must be finite; received {bad.size} NaN or infinite value(s) of "
-        f"{values.size}, e.g. {np.unique(bad)[:3].tolist()}.{hint}"
-    )
-
-
-def check_sample_weight_values(sample_weight, arg_name="sample_weight"):
-    """Raises ValueError if concrete `sample_weight` values are negative or not finite."""
-    values = concrete_value(sample_weight)
-    if values is None:
-        return
-    values = np.asarray(values, dtype=np.float64)
-    if np.any(~np.isfinite(values)):
-        raise ValueError(f"`{arg_name}` must be finite; received NaN or infinite values.")
-    if np.any(values < 0):
-        raise ValueError(
-            f"`{arg_name}` must be non-negative; received negative values, e.g. "
-            f"{values[values < 0][:5].tolist()}."
-        )

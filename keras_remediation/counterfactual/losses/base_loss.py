@@ -41,9 +41,9 @@ import re
 import keras
 from keras import ops
 
-from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import safe_divide
+from keras_remediation.common.validation import check_sample_weight_values
 
 __all__ = ["CounterfactualLoss"]
 

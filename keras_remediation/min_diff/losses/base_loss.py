@@ -10,14 +10,14 @@ import keras
 from keras import ops
 
 from keras_remediation.common.config_equality import EqualByConfig
-from keras_remediation.common.tensor_utils import check_finite_values
-from keras_remediation.common.tensor_utils import check_numeric
-from keras_remediation.common.tensor_utils import check_sample_weight_values
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
 from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.common.tensor_utils import static_batch_size
 from keras_remediation.common.validation import check_choice
+from keras_remediation.common.validation import check_finite_values
+from keras_remediation.common.validation import check_numeric
+from keras_remediation.common.validation import check_sample_weight_values
 from keras_remediation.min_diff.losses.kernels import check_bool
 from keras_remediation.min_diff.losses.kernels import get_kernel
 from keras_remediation.min_diff.losses.summary_utils import write_loss_summaries

@@ -29,7 +29,7 @@ from keras_remediation.common import structures
 from keras_remediation.common.batching import batches
 from keras_remediation.common.batching import is_tf_dataset
 from keras_remediation.common.batching import kind_of_all
-from keras_remediation.common.tensor_utils import check_sample_weight_values
+from keras_remediation.common.validation import check_sample_weight_values
 from keras_remediation.counterfactual.keras.utils import structure_utils
 
 __all__ = [

@@ -41,7 +41,7 @@ import keras
 from keras_remediation.common.batching import batches
 from keras_remediation.common.batching import is_tf_dataset
 from keras_remediation.common.batching import kind_of_all
-from keras_remediation.common.tensor_utils import check_sample_weight_values
+from keras_remediation.common.validation import check_sample_weight_values
 from keras_remediation.min_diff.keras.utils import structure_utils
 from keras_remediation.min_diff.losses.base_loss import check_membership_values
 
