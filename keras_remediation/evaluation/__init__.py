@@ -11,12 +11,16 @@ from keras_remediation.evaluation.group_metrics import compare_reports
 from keras_remediation.evaluation.group_metrics import format_group_report
 from keras_remediation.evaluation.group_metrics import group_report
 from keras_remediation.evaluation.group_metrics import group_report_table
+from keras_remediation.evaluation.intervals import group_metric_intervals
+from keras_remediation.evaluation.intervals import intervals_to_dict
 from keras_remediation.evaluation.plots import plot_remediation_report
 
 __all__ = [
     "compare_reports",
     "format_group_report",
+    "group_metric_intervals",
     "group_report",
     "group_report_table",
+    "intervals_to_dict",
     "plot_remediation_report",
 ]
