@@ -176,8 +176,45 @@ class MinDiffKernel(EqualByConfig, abc.ABC):
         return f"{type(self).__name__}({arguments})"
 
 
+class _LengthScaleKernel(MinDiffKernel):
+    """A kernel with one length scale `l`: the shared `__init__` and `get_config` of the
+    built-in kernels, and the spectral sampling their random Fourier features need.
+
+    Subclasses implement `call` and `_frequency_radii`.
+    """
+
+    def __init__(self, kernel_length=0.1, *, tile_input=True):
+        super().__init__(tile_input=tile_input)
+        self.kernel_length = check_kernel_length(kernel_length)
+
+    def get_config(self):
+        return {"kernel_length": self.kernel_length, **super().get_config()}
+
+    def random_frequencies(self, dim, num_features, seed):
+        """`[dim, num_features]` float64 NumPy frequencies `ω` drawn from the kernel's spectrum.
+
+        Bochner's theorem: a shift-invariant kernel is `k(x, y) = E_ω[cos(ωᵀ(x − y))]` for `ω`
+        drawn from its normalised Fourier transform, so `cos` and `sin` of `xᵀω` are random
+        Fourier features (Rahimi and Recht, "Random Features for Large-Scale Kernel Machines",
+        NIPS 2007). The draw is `numpy.random.default_rng(seed)`: the same on every backend.
+
+        Args:
+            dim: number of prediction features `D` (a positive int).
+            num_features: number of frequencies (a positive int).
+            seed: int seed of the draw.
+        """
+        rng = np.random.default_rng(seed)
+        directions = rng.standard_normal((dim, num_features))
+        return directions * self._frequency_radii(rng, num_features) / self.kernel_length
+
+    @abc.abstractmethod
+    def _frequency_radii(self, rng, num_features):
+        """`[num_features]` scale factors turning standard normal directions into draws of the
+        spectrum of the kernel with `l = 1`."""
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class GaussianKernel(MinDiffKernel):
+class GaussianKernel(_LengthScaleKernel):
     """Gaussian kernel `k(x, y) = exp(-||x - y||² / l²)` with `l = kernel_length`.
 
     Note the denominator is `l²`, not `2σ²` (the TF Model Remediation convention).
@@ -195,22 +232,21 @@ class GaussianKernel(MinDiffKernel):
     Raises:
         TypeError: if `kernel_length` is not a number or `tile_input` not a bool.
         ValueError: if `kernel_length` is not positive, or is infinite or NaN.
-    """
 
-    def __init__(self, kernel_length=0.1, *, tile_input=True):
-        super().__init__(tile_input=tile_input)
-        self.kernel_length = check_kernel_length(kernel_length)
+    `random_frequencies` draws `ω ~ N(0, (2 / l²)·I)`, the kernel's spectrum.
+    """
 
     def call(self, x, y):
         squared = _squared_distances(x, y, type(self).__name__)
         return _exp_of_negative(-squared / (self.kernel_length**2))
 
-    def get_config(self):
-        return {"kernel_length": self.kernel_length, **super().get_config()}
+    def _frequency_radii(self, rng, num_features):
+        # exp(-||δ||²/l²) is the characteristic function of N(0, 2/l² · I).
+        return np.full(num_features, math.sqrt(2.0))
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class LaplacianKernel(MinDiffKernel):
+class LaplacianKernel(_LengthScaleKernel):
     """Laplacian kernel `k(x, y) = exp(-||x - y||₂ / l)` with `l = kernel_length`.
 
     The Euclidean norm has no derivative at 0 (the diagonal of `k(x, x)`); it is computed so that
@@ -227,11 +263,10 @@ class LaplacianKernel(MinDiffKernel):
     Raises:
         TypeError: if `kernel_length` is not a number or `tile_input` not a bool.
         ValueError: if `kernel_length` is not positive, or is infinite or NaN.
-    """
 
-    def __init__(self, kernel_length=0.1, *, tile_input=True):
-        super().__init__(tile_input=tile_input)
-        self.kernel_length = check_kernel_length(kernel_length)
+    `random_frequencies` draws `ω` from the multivariate Cauchy distribution of scale `1 / l`
+    (`z / (l·|g|)` with `z ~ N(0, I)`, `g ~ N(0, 1)`), the kernel's spectrum.
+    """
 
     def call(self, x, y):
         squared = _squared_distances(x, y, type(self).__name__)
@@ -241,8 +276,10 @@ class LaplacianKernel(MinDiffKernel):
         distances = ops.where(positive, ops.sqrt(safe_squared), ops.zeros_like(squared))
         return _exp_of_negative(-distances / self.kernel_length)
 
-    def get_config(self):
-        return {"kernel_length": self.kernel_length, **super().get_config()}
+    def _frequency_radii(self, rng, num_features):
+        # exp(-||δ||₂/l) is the characteristic function of the multivariate Cauchy distribution
+        # (Student's t with one degree of freedom): a normal vector over |normal scalar|.
+        return 1.0 / np.abs(rng.standard_normal(num_features))
 
 
 _KERNELS = {
