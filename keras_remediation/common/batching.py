@@ -45,6 +45,9 @@ def kind_of_all(datasets, function_name):
 class ArrayBatches:
     """Batches of in-memory arrays (`x`, `(x,)`, `(x, y)` or `(x, y, w)`), optionally shuffled.
 
+    The shuffle is seeded by `seed`, or, for `seed=None`, by a draw from NumPy's global
+    generator (seeded by `keras.utils.set_random_seed`).
+
     None entries (e.g. the labels of `(x, None, sample_weight)`) are kept as None in every
     batch.
 
@@ -91,6 +94,10 @@ class ArrayBatches:
             raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
         self.batch_size = batch_size
         self.shuffle = shuffle
+        if seed is None:
+            # NumPy's global generator, which `keras.utils.set_random_seed` seeds, as `fit`'s
+            # shuffle does: seeded runs (e.g. one device and several) see the same batches.
+            seed = int(np.random.randint(0, 2**31 - 1))
         self.rng = np.random.default_rng(seed)
         self.order = self._new_order()
 

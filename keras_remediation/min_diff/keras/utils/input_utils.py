@@ -817,7 +817,8 @@ def build_min_diff_dataset(
             behaviour); True cycles the shorter group until the longer one ends.
         batch_size: int, default 32: rows per group per batch, for array inputs only.
         shuffle: bool, default True: shuffle array inputs each epoch.
-        seed: int or None, default None: seed of that shuffle.
+        seed: int or None, default None: seed of that shuffle (None: drawn from NumPy's
+            global generator, which `keras.utils.set_random_seed` seeds).
 
     Returns:
         A `tf.data.Dataset` for tf.data inputs, else a `keras.utils.PyDataset`: one dataset,
@@ -894,7 +895,8 @@ def pack_min_diff_data(
         min_diff_batch_size: int or None, default None (`batch_size`): rows per group per
             MinDiff batch for array groups (or per batch for an array `min_diff_dataset`).
         shuffle: bool, default True: shuffle array inputs each epoch (original and MinDiff).
-        seed: int or None, default None: seed of that shuffle.
+        seed: int or None, default None: seed of that shuffle (None: drawn from NumPy's
+            global generator, which `keras.utils.set_random_seed` seeds).
 
     Returns:
         A `tf.data.Dataset` for tf.data inputs, else a `keras.utils.PyDataset`.
