@@ -20,8 +20,20 @@ _METRIC_TITLES = {
     "auc": "AUC by group",
 }
 
+_SCORE_PLOTS = ("cdf", "histogram")
 
-def _check_inputs(reports, scores, metrics, bins):
+
+def _check_inputs(reports, scores, metrics, bins, score_plot="cdf", threshold=0.5):
+    if score_plot not in _SCORE_PLOTS:
+        raise ValueError(
+            f"`score_plot` must be one of {_SCORE_PLOTS}; received {score_plot!r}."
+        )
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not 0 < threshold < 1
+    ):
+        raise ValueError(f"`threshold` must be a number in (0, 1); received {threshold!r}.")
     if not isinstance(reports, dict) or not reports:
         raise ValueError("`reports` must be a non-empty dict of name -> `group_report` dict.")
     for name, report in reports.items():
@@ -79,14 +91,19 @@ def plot_remediation_report(
     title=None,
     bins=40,
     dpi=100,
+    score_plot="cdf",
+    threshold=0.5,
 ):
     """Draws per-group rates and score distributions of several models, and saves the figure.
 
     Top row: one grouped bar chart per metric in `metrics` (default FPR and FNR), one bar per
     group and model, each model's gap (max − min over groups) in the legend. Bottom row (when
-    `scores` is given): one panel per model with the histogram (density) of its scores for each
-    group, on [0, 1]. To see what the FPR measures, pass the scores of the label-0 examples only;
-    MinDiff with label-0 MinDiff data should bring those distributions together.
+    `scores` is given): one panel per model with the empirical cumulative distribution (CDF) of
+    its scores for each group on [0, 1] (`score_plot="cdf"`, the default: readable even when most
+    scores sit near 0, where a histogram is one spike), or their histograms (density), with the
+    decision threshold marked and, per group, the share of scores above it. To see what the FPR
+    measures, pass the scores of the label-0 examples only (the share above the threshold is
+    then the group's FPR); MinDiff with label-0 MinDiff data should bring the curves together.
 
     Args:
         reports: dict mapping a model name (str, e.g. `"baseline"`, `"MinDiff"`) to its
@@ -100,19 +117,24 @@ def plot_remediation_report(
         metrics: keyword-only; sequence of rates to chart, from `"fpr"`, `"fnr"`, `"accuracy"`,
             `"auc"`. Default `("fpr", "fnr")`.
         title: keyword-only str, the figure's title. Default None (no title).
-        bins: keyword-only positive int, histogram bins on [0, 1]. Default 40.
+        bins: keyword-only positive int, histogram bins on [0, 1] (`score_plot="histogram"`).
+            Default 40.
         dpi: keyword-only number, resolution of raster output. Default 100.
+        score_plot: keyword-only, `"cdf"` (default) or `"histogram"`.
+        threshold: keyword-only float in (0, 1), the decision threshold marked on the score
+            panels. Default 0.5.
 
     Returns:
         The path written, as a `str`.
 
     Raises:
         ValueError: if `reports` is empty or holds something other than `group_report` dicts,
-            `metrics` names an unknown rate, `bins` is not a positive int, or an entry of
+            `metrics` names an unknown rate, `bins` is not a positive int, `score_plot` is not
+            "cdf" / "histogram", `threshold` is not in (0, 1), or an entry of
             `scores` is not a pair of equal-length arrays with scores in [0, 1].
         ImportError: if matplotlib is missing (install `keras-remediation[report]`).
     """
-    checked_scores = _check_inputs(reports, scores, metrics, bins)
+    checked_scores = _check_inputs(reports, scores, metrics, bins, score_plot, threshold)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -168,20 +190,26 @@ def plot_remediation_report(
             y_score, group_of = checked_scores[name]
             for j, g in enumerate(sorted(set(group_of))):
                 values = y_score[group_of == g]
-                ax.hist(
-                    values,
-                    bins=edges,
-                    density=True,
-                    histtype="stepfilled",
-                    alpha=0.45,
-                    color=f"C{(j + len(names)) % 10}",
-                    label=f"{g} (n={len(values)}, mean {values.mean():.3f})",
+                colour = f"C{(j + len(names)) % 10}"
+                label = (
+                    f"{g} (n={len(values)}, mean {values.mean():.3f}, "
+                    f"> {threshold:g}: {np.mean(values > threshold):.3f})"
                 )
-            ax.set_title(f"{name}: score distribution")
+                if score_plot == "cdf":
+                    ax.ecdf(values, color=colour, linewidth=1.6, label=label)
+                else:
+                    ax.hist(values, bins=edges, density=True, histtype="stepfilled",
+                            alpha=0.45, color=colour, label=label)
+            ax.axvline(threshold, color="0.4", linestyle=":", linewidth=1)
+            kind = "CDF" if score_plot == "cdf" else "histogram"
+            ax.set_title(f"{name}: score {kind}")
             ax.set_xlabel("score")
             ax.set_xlim(0, 1)
-            ax.legend(fontsize=8)
-        hist_axes[0].set_ylabel("density")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7, loc="lower right" if score_plot == "cdf" else "upper right")
+        hist_axes[0].set_ylabel(
+            "share of examples with score ≤ x" if score_plot == "cdf" else "density"
+        )
 
     path = os.fspath(path)
     directory = os.path.dirname(path)

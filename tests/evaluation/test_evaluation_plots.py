@@ -76,3 +76,35 @@ def test_validation(tmp_path, reports, scores, kwargs, match):
     with pytest.raises(ValueError, match=match):
         plot_remediation_report(reports, scores, tmp_path / "x.png", **kwargs)
     assert not (tmp_path / "x.png").exists()
+
+
+def _svg_text(tmp_path, name, **kwargs):
+    import matplotlib
+
+    reports, scores = _reports_and_scores()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep text as text
+        plot_remediation_report(reports, scores, tmp_path / name, **kwargs)
+    return (tmp_path / name).read_text()
+
+
+def test_score_panels_are_cdfs_by_default_with_the_share_above_threshold(tmp_path):
+    reports, scores = _reports_and_scores()
+    svg = _svg_text(tmp_path, "cdf.svg")
+    assert "baseline: score CDF" in svg and "MinDiff: score CDF" in svg
+    assert "share of examples with score ≤ x" in svg
+    # The legend states each group's share above the threshold: its FPR on label-0 scores.
+    female = scores["baseline"][0][scores["baseline"][1] == "Female"]
+    assert f"&gt; 0.5: {np.mean(female > 0.5):.3f}" in svg
+    histogram = _svg_text(tmp_path, "hist.svg", score_plot="histogram", threshold=0.4)
+    assert "baseline: score histogram" in histogram and "density" in histogram
+    assert f"&gt; 0.4: {np.mean(female > 0.4):.3f}" in histogram
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"score_plot": "kde"}, "`score_plot`"), ({"threshold": 1.0}, "`threshold`")],
+)
+def test_score_plot_options_are_validated(tmp_path, kwargs, match):
+    reports, scores = _reports_and_scores()
+    with pytest.raises(ValueError, match=match):
+        plot_remediation_report(reports, scores, tmp_path / "x.png", **kwargs)
