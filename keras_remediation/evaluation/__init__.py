@@ -2,8 +2,10 @@
 
 `group_report(y_true, y_score, sensitive_features)`: overall and per-group accuracy, AUC, FPR,
 FNR and the FPR/FNR gaps, as a JSON-serialisable dict; `group_report_table`,
-`format_group_report` and `compare_reports` print them; `plot_remediation_report` draws a
-before/after figure. pandas, fairlearn, scikit-learn and matplotlib (the `report` extra) are
+`format_group_report` and `compare_reports` print them; `group_metric_intervals` adds FPR, FNR,
+TPR, selection rate and AUC per group at several thresholds with bootstrap confidence intervals;
+`plot_remediation_report` draws a before/after figure; `write_html_report` writes one
+self-contained HTML report. pandas, fairlearn, scikit-learn and matplotlib (the `report` extra) are
 imported only when these functions run.
 """
 
@@ -13,6 +15,7 @@ from keras_remediation.evaluation.group_metrics import group_report
 from keras_remediation.evaluation.group_metrics import group_report_table
 from keras_remediation.evaluation.intervals import group_metric_intervals
 from keras_remediation.evaluation.intervals import intervals_to_dict
+from keras_remediation.evaluation.html_report import write_html_report
 from keras_remediation.evaluation.plots import plot_remediation_report
 
 __all__ = [
@@ -23,4 +26,5 @@ __all__ = [
     "group_report_table",
     "intervals_to_dict",
     "plot_remediation_report",
+    "write_html_report",
 ]
