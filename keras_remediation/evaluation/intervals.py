@@ -228,10 +228,14 @@ def group_metric_intervals(
     keys = list(estimates)
     samples = np.full((n_boot, len(keys)), np.nan)
     rng = np.random.default_rng(seed)
-    for b in range(n_boot):
-        rows = rng.integers(0, len(labels), len(labels))
-        values = _resample_values(labels, scores, groups, names, threshold_values, rows)
-        samples[b] = [values[key] for key in keys]
+    import sklearn
+
+    # The inputs were validated once above; re-validating them on every call was 90% of the time.
+    with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
+        for b in range(n_boot):
+            rows = rng.integers(0, len(labels), len(labels))
+            values = _resample_values(labels, scores, groups, names, threshold_values, rows)
+            samples[b] = [values[key] for key in keys]
     tail = (1.0 - confidence) / 2.0
     low = np.full(len(keys), np.nan)
     high = np.full(len(keys), np.nan)
