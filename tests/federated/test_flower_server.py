@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("flwr")
 
+from flwr.app import RecordDict  # noqa: E402
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
 from flwr.serverapp.strategy import FedProx  # noqa: E402
 
@@ -116,3 +117,91 @@ def test_federated_min_diff_reports_aggregated_min_diff_loss():
     for record in run.history.rounds:
         assert record.train["min_diff_loss"] > 0
         assert np.isfinite(record.train["loss"])
+
+
+class _PatientGrid(flower.InProcessGrid):
+    """An in-process grid that fails the test instead of letting a strategy wait for ever."""
+
+    def __init__(self, *args, max_polls=20, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.polls = 0
+        self.max_polls = max_polls
+
+    def get_node_ids(self):
+        self.polls += 1
+        if self.polls > self.max_polls:
+            raise AssertionError("The strategy kept waiting for nodes that are gone.")
+        return super().get_node_ids()
+
+
+def _run_on_grid(num_clients=3, run_config=None, disconnect_after_round=1, **server_kwargs):
+    runs = []
+    grid = None
+
+    def on_round_end(record):
+        if record.round == disconnect_after_round:
+            grid.disconnect(grid.get_node_ids()[-1])
+
+    server = flower.server_app(lib.model_fn, on_finish=runs.append, on_round_end=on_round_end,
+                               batch_size=16, **server_kwargs)
+    client = flower.client_app(lib.model_fn, lib.data_fn, batch_size=16, shuffle=False)
+    grid = _PatientGrid(client, num_clients, run_config=run_config)
+    flower.run_on_grid(server, grid)
+    return runs[0]
+
+
+def test_a_stopped_node_the_next_round_runs_with_the_survivors_after_min_nodes_timeout():
+    config = {"num-server-rounds": 2, "min-nodes": 3, "min-nodes-timeout": 0.2,
+              "fraction-evaluate": 0.0, "round-timeout": 30.0}
+    run = _run_on_grid(run_config=config)
+    first, second = run.history.rounds
+    assert (first.train_clients, first.train_failures) == (3, 0)
+    assert (second.train_clients, second.train_failures) == (2, 0)
+    assert any("1 of 3 required node(s) not connected" in r for r in second.failure_reasons)
+    assert second.seconds < 10
+
+
+def test_a_node_that_never_connects_the_round_runs_without_it_or_strict_runs_fail():
+    runs = []
+    client = flower.client_app(lib.model_fn, lib.data_fn, batch_size=16, shuffle=False)
+    grid = _PatientGrid(client, 2)
+    grid.disconnect(grid.get_node_ids()[1])
+    server = flower.server_app(lib.model_fn, on_finish=runs.append, batch_size=16, min_nodes=2,
+                               min_nodes_timeout=0.2, num_rounds=1)
+    flower.run_on_grid(server, grid)
+    record = runs[0].history.rounds[0]
+    assert (record.train_clients, record.evaluate_clients) == (1, 1)
+    assert record.train["num-examples"] == len(lib.PARTITIONS[0])
+    grid = _PatientGrid(client, 2)
+    grid.disconnect(grid.get_node_ids()[1])
+    strict = flower.server_app(lib.model_fn, min_nodes=2, min_nodes_timeout=0.2,
+                               accept_failures=False)
+    with pytest.raises(flower.ClientFailureError, match=r"1 node\(s\) connected after 0.2 s, 2 required"):
+        flower.run_on_grid(strict, grid)
+
+
+def test_a_node_stopping_mid_round_is_reported_and_the_round_ends_with_the_survivor():
+    runs = []
+    grid = None
+
+    def data_fn(partition_id, num_partitions):
+        if partition_id == 0:  # node 0 trains first; node 1 stops meanwhile
+            grid.disconnect(grid.get_node_ids()[1])
+        return lib.data_fn(partition_id, num_partitions)
+
+    client = flower.client_app(lib.model_fn, data_fn, batch_size=16, shuffle=False)
+    grid = _PatientGrid(client, 2)
+    server = flower.server_app(lib.model_fn, on_finish=runs.append, batch_size=16, min_nodes=2,
+                               min_nodes_timeout=0.2, num_rounds=1)
+    flower.run_on_grid(server, grid)
+    record = runs[0].history.rounds[0]
+    assert (record.train_clients, record.train_failures) == (1, 1)
+    assert record.evaluate_clients == 1
+    assert any("unavailable" in reason for reason in record.failure_reasons)
+    with pytest.raises(ValueError, match="`node_id` must be a connected node"):
+        grid.disconnect(7)
+
+
+def test_min_nodes_timeout_must_not_be_negative():
+    with pytest.raises(ValueError, match="`min_nodes_timeout` must be None or >= 0"):
+        flower.FederatedStrategy(FedAvg(), lib.model_fn(), min_nodes_timeout=-1)

@@ -21,7 +21,7 @@ Modules:
     server: `server_app`, `FederatedRun`.
     strategy: `FederatedStrategy` (raw-state metrics, failure counts), `FederatedHistory`,
         `RoundRecord`, `ClientFailureError`.
-    simulation: `run_simulation` (Ray or in-process), `InProcessGrid`.
+    simulation: `run_simulation` (Ray or in-process), `InProcessGrid`, `run_on_grid`.
     records: weights and results as Flower `ArrayRecord`s and `MetricRecord`s.
 """
 
@@ -35,6 +35,7 @@ from keras_remediation.federated.flower.client import client_app
 from keras_remediation.federated.flower.server import FederatedRun
 from keras_remediation.federated.flower.server import server_app
 from keras_remediation.federated.flower.simulation import InProcessGrid
+from keras_remediation.federated.flower.simulation import run_on_grid
 from keras_remediation.federated.flower.simulation import run_simulation
 from keras_remediation.federated.flower.strategy import ClientFailureError
 from keras_remediation.federated.flower.strategy import FederatedHistory
@@ -52,6 +53,7 @@ __all__ = [
     "client",
     "client_app",
     "records",
+    "run_on_grid",
     "run_simulation",
     "server",
     "server_app",

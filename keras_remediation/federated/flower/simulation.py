@@ -40,13 +40,16 @@ class InProcessGrid(Grid):
 
     Node `i` (of `num_clients`) has node config `partition-id=i`, `num-partitions=num_clients`
     and its own `Context`, kept across rounds as a SuperNode keeps it. Messages are processed
-    one by one when the server asks for the replies.
+    one by one when the server asks for the replies. `disconnect(node_id)` stops a node, as a
+    SuperNode that stops: it is no longer listed, and messages to it get an error reply.
+    Run a `ServerApp` on it with `run_on_grid`.
     """
 
     def __init__(self, client_app, num_clients, run_config=None, run_id=None):
         if num_clients < 1:
             raise ValueError(f"`num_clients` must be at least 1; received {num_clients}.")
         self._client_app = client_app
+        self.run_config = dict(run_config or {})
         self._run = Run.create_empty(run_id if run_id is not None else uuid.uuid4().int % (2**63))
         self._node_ids = [1000 + i for i in range(num_clients)]
         self._contexts = {
@@ -74,6 +77,19 @@ class InProcessGrid(Grid):
     def get_node_ids(self):
         return list(self._node_ids)
 
+    def disconnect(self, node_id):
+        """Takes `node_id` off the grid: unlisted from now on, its messages answered with a
+        `NODE_UNAVAILABLE` error.
+
+        Raises:
+            ValueError: if `node_id` is not a connected node.
+        """
+        if node_id not in self._node_ids:
+            raise ValueError(
+                f"`node_id` must be a connected node, one of {self._node_ids}; received {node_id!r}."
+            )
+        self._node_ids.remove(node_id)
+
     def push_messages(self, messages):
         ids = []
         for message in messages:
@@ -86,16 +102,21 @@ class InProcessGrid(Grid):
         return ids
 
     def _process(self, message):
+        if message.metadata.dst_node_id not in self._node_ids:
+            return self._error(message, ErrorCode.NODE_UNAVAILABLE, "The node is unavailable.")
         context = self._contexts[message.metadata.dst_node_id]
         try:
             reply = self._client_app(message, context)
         except Exception as error:  # noqa: BLE001 - a failing client is a reply, as in Flower
             reason = "".join(traceback.format_exception_only(type(error), error)).strip()
             log(WARNING, "ClientApp on node %s raised %s", message.metadata.dst_node_id, reason)
-            reply = Message(
-                Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=reason),
-                reply_to=message,
-            )
+            return self._error(message, ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason)
+        reply.metadata.__dict__["_message_id"] = uuid.uuid4().hex
+        return reply
+
+    @staticmethod
+    def _error(message, code, reason):
+        reply = Message(Error(code=code, reason=reason), reply_to=message)
         reply.metadata.__dict__["_message_id"] = uuid.uuid4().hex
         return reply
 
@@ -111,8 +132,8 @@ class InProcessGrid(Grid):
         return self.pull_messages(self.push_messages(messages))
 
 
-def _run_in_process(server_app, client_app, num_clients, run_config):
-    grid = InProcessGrid(client_app, num_clients, run_config=run_config)
+def run_on_grid(server_app, grid):
+    """Runs `server_app` on an `InProcessGrid` in this process, with the grid's run config."""
     saved = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
     TaskIdentity.run_id = grid.run.run_id
     TaskIdentity.node_id = SUPERLINK_NODE_ID
@@ -122,7 +143,7 @@ def _run_in_process(server_app, client_app, num_clients, run_config):
         node_id=SUPERLINK_NODE_ID,
         node_config={},
         state=RecordDict(),
-        run_config=dict(run_config or {}),
+        run_config=dict(grid.run_config),
     )
     try:
         server_app(grid, context)
@@ -174,7 +195,7 @@ def run_simulation(server_app, client_app, num_clients, *, engine="ray", run_con
     if isinstance(num_clients, bool) or not isinstance(num_clients, int) or num_clients < 1:
         raise ValueError(f"`num_clients` must be a positive int; received {num_clients!r}.")
     if engine == "inprocess":
-        _run_in_process(server_app, client_app, num_clients, run_config)
+        run_on_grid(server_app, InProcessGrid(client_app, num_clients, run_config=run_config))
     else:
         if run_config:
             raise ValueError(

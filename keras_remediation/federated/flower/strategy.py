@@ -12,9 +12,14 @@ wrapped strategy (FedAvg by default in `server_app`), and itself:
   replies), logs them with their reasons, puts the counts in the round's aggregated
   `MetricRecord` (`num-failures`) and in its `FederatedHistory`, and with
   `accept_failures=False` raises `ClientFailureError`, which fails the run;
+- waits at most `min_nodes_timeout` seconds for the wrapped strategy's minimum of connected
+  nodes (Flower's strategies wait for ever), then runs the round with the nodes still connected
+  (the survivors of a failure), or, with `accept_failures=False`, raises `ClientFailureError`;
 - records a `FederatedHistory` (one `RoundRecord` per round) and logs one progress line per
   round.
 """
+
+import contextlib
 
 import dataclasses
 import time
@@ -86,6 +91,13 @@ class FederatedHistory:
         return {"rounds": [r.to_dict() for r in self.rounds], "total_failures": self.total_failures}
 
 
+# Attributes of Flower's strategies (FedAvg and its subclasses) that make `sample_nodes` wait.
+_MIN_NODE_ATTRIBUTES = {
+    "train": ("min_available_nodes", "min_train_nodes"),
+    "evaluate": ("min_available_nodes", "min_evaluate_nodes"),
+}
+
+
 def _format_metrics(metrics, names=("loss", "min_diff_loss", "dissonance")):
     shown = [name for name in names if name in metrics]
     shown += [n for n in sorted(metrics) if n not in shown and n != records.NUM_EXAMPLES_KEY
@@ -107,19 +119,34 @@ class FederatedStrategy(Strategy):
             (after the central evaluation, if any).
         central_evaluate_fn: keyword-only; optional `callable(round, ArrayRecord) ->
             dict or None`: the server-side evaluation of the global model.
+        min_nodes_timeout: keyword-only; seconds to wait, before each phase of a round, for
+            the wrapped strategy's minimum of connected nodes (`min_available_nodes`,
+            `min_train_nodes`, `min_evaluate_nodes`). When they have not connected by then,
+            the phase runs with the nodes that are connected (none: the phase is skipped),
+            and with `accept_failures=False` `ClientFailureError` is raised. None: wait for
+            ever, as Flower's strategies do. Default None.
+
+    Raises:
+        TypeError: if `strategy` is not a Flower `Strategy`.
+        ValueError: if `min_nodes_timeout` is negative.
 
     Use it like any strategy: `FederatedStrategy(FedAvg(), model).start(grid, arrays, ...)`.
     `history` holds the `FederatedHistory` so far.
     """
 
     def __init__(self, strategy, federated_model, *, accept_failures=True, on_round_end=None,
-                 central_evaluate_fn=None):
+                 central_evaluate_fn=None, min_nodes_timeout=None):
         if not isinstance(strategy, Strategy):
             raise TypeError(
                 "`strategy` must be a flwr.serverapp.strategy.Strategy (e.g. FedAvg()); "
                 f"received {strategy!r}."
             )
+        if min_nodes_timeout is not None and not min_nodes_timeout >= 0:
+            raise ValueError(
+                f"`min_nodes_timeout` must be None or >= 0 seconds; received {min_nodes_timeout!r}."
+            )
         self.strategy = strategy
+        self.min_nodes_timeout = min_nodes_timeout
         self.federated_model = federated_model
         self.accept_failures = accept_failures
         self.on_round_end = on_round_end
@@ -150,16 +177,11 @@ class FederatedStrategy(Strategy):
         return self._current
 
     def configure_train(self, server_round, arrays, config, grid):
-        record = self._record(server_round)
-        del record
-        messages = list(self.strategy.configure_train(server_round, arrays, config, grid))
-        self._sent[("train", server_round)] = len(messages)
-        return messages
+        self._record(server_round)
+        return self._configure("train", server_round, arrays, config, grid)
 
     def configure_evaluate(self, server_round, arrays, config, grid):
-        messages = list(self.strategy.configure_evaluate(server_round, arrays, config, grid))
-        self._sent[("evaluate", server_round)] = len(messages)
-        return messages
+        return self._configure("evaluate", server_round, arrays, config, grid)
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
@@ -202,6 +224,58 @@ class FederatedStrategy(Strategy):
         )
 
     # Internals ----------------------------------------------------------------------------------
+
+    def _configure(self, phase, server_round, arrays, config, grid):
+        configure = getattr(self.strategy, f"configure_{phase}")
+        with self._minimums_at_most(self._connected_if_short(phase, server_round, grid), phase):
+            messages = list(configure(server_round, arrays, config, grid))
+        self._sent[(phase, server_round)] = len(messages)
+        return messages
+
+    def _minimums(self, phase):
+        return {
+            name: int(getattr(self.strategy, name))
+            for name in _MIN_NODE_ATTRIBUTES[phase] if hasattr(self.strategy, name)
+        }
+
+    def _connected_if_short(self, phase, server_round, grid):
+        """None if the strategy's minimum of nodes connects within `min_nodes_timeout`, else
+        the number of nodes connected then (or raises, with `accept_failures=False`)."""
+        required = max(self._minimums(phase).values(), default=0)
+        phase_off = getattr(self.strategy, f"fraction_{phase}", None) == 0  # FedAvg's "skip"
+        if self.min_nodes_timeout is None or required == 0 or phase_off:
+            return None
+        deadline = time.monotonic() + self.min_nodes_timeout
+        while (connected := len(list(grid.get_node_ids()))) < required:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(1.0, remaining))
+        else:
+            return None
+        message = (
+            f"Round {server_round} ({phase}): {connected} node(s) connected after "
+            f"{self.min_nodes_timeout:g} s, {required} required (min-nodes)"
+        )
+        if not self.accept_failures:
+            raise ClientFailureError(f"{message}, and accept_failures is False.")
+        log(WARNING, "%s: the round goes on with the connected node(s).", message)
+        self._record(server_round).failure_reasons.append(
+            f"{phase}: {required - connected} of {required} required node(s) not connected"
+        )
+        return connected
+
+    @contextlib.contextmanager
+    def _minimums_at_most(self, connected, phase):
+        """Lowers the wrapped strategy's node minimums to `connected` while it configures."""
+        saved = self._minimums(phase) if connected is not None else {}
+        try:
+            for name, value in saved.items():
+                setattr(self.strategy, name, min(value, connected))
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(self.strategy, name, value)
 
     def _account(self, phase, server_round, replies, record):
         valid = [m for m in replies if not m.has_error()]
