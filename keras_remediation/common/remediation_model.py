@@ -26,6 +26,7 @@ import warnings
 
 import keras
 
+from keras_remediation.common import distribution
 from keras_remediation.common import keras_internals
 
 
@@ -337,7 +338,9 @@ class RemediationModel(keras.Model):
                     self._mark_extra_loss_used()
                 self._update_extra_loss_metrics([value for _, value in terms])
                 for loss, _ in terms:
-                    total = total + keras.ops.cast(loss, total.dtype)
+                    # Scaled per replica under tf.distribute, as Keras scales its own losses.
+                    total = total + keras.ops.cast(distribution.scale_for_replicas(loss),
+                                                   total.dtype)
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):

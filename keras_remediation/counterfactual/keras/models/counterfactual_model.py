@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_remediation.common import distribution
 from keras_remediation.common import keras_internals
 from keras_remediation.common import structures
 from keras_remediation.common.remediation_model import RemediationModel
@@ -208,10 +209,11 @@ class CounterfactualModel(RemediationModel):
         total = super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
-        original = total
+        total_logged = distribution.unscale_for_replicas(total)  # tf.distribute scales it
+        original = total_logged
         for value in keras_internals.own_added_losses(self):
             original = original - ops.cast(value, total.dtype)
-        self._total_loss_metric.update_state(total)
+        self._total_loss_metric.update_state(total_logged)
         self._original_loss_metric.update_state(original)
         return total
 
