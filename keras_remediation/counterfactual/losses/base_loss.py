@@ -24,10 +24,16 @@ last axis reduced, e.g. `[batch]` for `[batch, D]` inputs). The base class reduc
 If `call` returns a scalar (a rank-1 input reduces to one value), the loss is that value,
 times the sum of `sample_weight` when weights are given (TF Model Remediation's rule).
 
-Errors (on call): ValueError if an input is None ("Argument `original` must not be None."),
-if the shapes differ ("Incompatible shape [3, 2] vs [1, 2]"), if `sample_weight` is not a
-scalar, `[batch]` or `[batch, 1]`, or has negative or non-finite values (checked when the
-values are known: eager TensorFlow, JAX outside `jit`, PyTorch).
+Errors (on call): TypeError if an input is not numeric (strings, dicts, objects; "`original`
+must have a bool, integer or float dtype; received …"); ValueError if an input is None
+("Argument `original` must not be None."), a ragged list, or the shapes differ ("Incompatible
+shape [3, 2] vs [1, 2]"), if `sample_weight` is not a scalar, `[batch]` or `[batch, 1]`, if
+`original` or `counterfactual` has NaN or infinite values ("`original` must be finite; …"),
+or `sample_weight` negative or non-finite ones. Values are checked when they are known (NumPy,
+eager TensorFlow, JAX outside `jit`, PyTorch outside `torch.compile`); in a TensorFlow graph
+the same checks run as assertions (`tf.errors.InvalidArgumentError` naming the argument);
+inside a JAX `jit` they cannot run, and NaN or infinite outputs give a NaN loss (never a
+finite one).
 
 On the TensorFlow backend, `tf.RaggedTensor` inputs go through the TensorFlow ops as they are
 (the built-in losses then average each row over its own length, as TF Model Remediation's).
@@ -43,12 +49,21 @@ from keras import ops
 
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import safe_divide
+from keras_remediation.common.validation import assert_in_graph
+from keras_remediation.common.validation import check_choice
+from keras_remediation.common.validation import check_finite_values
+from keras_remediation.common.validation import check_numeric
+from keras_remediation.common.validation import check_positive_int
 from keras_remediation.common.validation import check_sample_weight_values
 
 __all__ = ["CounterfactualLoss"]
 
 ARGUMENT_ORDER = "loss(original, counterfactual, sample_weight=None)"
 BATCH_REDUCTIONS = ("sum_over_batch_size", "weighted_mean")
+_FINITE_HINT = (
+    " Counterfactual losses check the model's outputs wherever their values are known (a NaN "
+    "usually comes from NaN features or diverged weights)."
+)
 
 
 def _shape(x):
@@ -81,22 +96,16 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
             e.g. the global batch size when training replicas each reduce their part.
         batch_reduction: `"sum_over_batch_size"` (default, Σ w·l / batch size) or
             `"weighted_mean"` (Σ w·l / Σ w).
+
+    Raises:
+        TypeError: if `global_batch_size` is not None or an int, or `batch_reduction` not a
+            string.
+        ValueError: if `global_batch_size` is ≤ 0, or `batch_reduction` another string.
     """
 
     def __init__(self, name=None, global_batch_size=None, batch_reduction="sum_over_batch_size"):
-        if batch_reduction not in BATCH_REDUCTIONS:
-            raise ValueError(
-                f"`batch_reduction` must be one of {BATCH_REDUCTIONS}; received "
-                f"{batch_reduction!r}."
-            )
-        if global_batch_size is not None and (
-            isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int)
-            or global_batch_size <= 0
-        ):
-            raise ValueError(
-                f"`global_batch_size` must be None or a positive int; received "
-                f"{global_batch_size!r}."
-            )
+        check_choice(batch_reduction, "batch_reduction", BATCH_REDUCTIONS)
+        check_positive_int(global_batch_size, "global_batch_size", allow_none=True)
         name = name or _to_snake_case(type(self).__name__)
         super().__init__(name=name, reduction="none")
         self.name = name
@@ -110,6 +119,11 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
             raise ValueError(
                 f"Argument `counterfactual` must not be None. Call as `{ARGUMENT_ORDER}`."
             )
+        hint = f" Counterfactual losses are called as `{ARGUMENT_ORDER}`."
+        check_numeric(original, "original", hint)
+        check_numeric(counterfactual, "counterfactual", hint)
+        if sample_weight is not None:
+            check_numeric(sample_weight, "sample_weight", hint)
         original, counterfactual = _to_dense(original), _to_dense(counterfactual)
         if not hasattr(original, "shape"):
             original = ops.convert_to_tensor(original)
@@ -142,6 +156,11 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
         dtype = compute_dtype(original, counterfactual)
         original = ops.cast(ops.convert_to_tensor(original), dtype)
         counterfactual = ops.cast(ops.convert_to_tensor(counterfactual), dtype)
+        for value, arg_name in ((original, "original"), (counterfactual, "counterfactual")):
+            check_finite_values(value, arg_name, _FINITE_HINT)
+            assert_in_graph(value, arg_name)
+        if sample_weight is not None:
+            assert_in_graph(ops.convert_to_tensor(sample_weight), "sample_weight", True)
         self._check_inputs(original, counterfactual)
         per_example = ops.cast(ops.convert_to_tensor(self.call(original, counterfactual)), dtype)
         rank = len(per_example.shape)

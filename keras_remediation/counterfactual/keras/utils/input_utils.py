@@ -29,6 +29,7 @@ from keras_remediation.common import structures
 from keras_remediation.common.batching import batches
 from keras_remediation.common.batching import is_tf_dataset
 from keras_remediation.common.batching import kind_of_all
+from keras_remediation.common.validation import check_finite_values
 from keras_remediation.common.validation import check_sample_weight_values
 from keras_remediation.counterfactual.keras.utils import structure_utils
 
@@ -127,8 +128,9 @@ def validate_counterfactual_batch(batch, arg_name="counterfactual_data"):
     only the changed feature) but must have the same number of rows where it is known.
 
     Raises:
-        ValueError: if `batch` is not a 2- or 3-tuple, the row counts differ, or weights are
-            negative or not finite (when their values are known).
+        ValueError: if `batch` is not a 2- or 3-tuple, the row counts differ, float features
+            are NaN or infinite, or weights are negative or not finite (values are checked
+            when they are known: not inside a compiled step).
     """
     batch = _as_tuple(batch)
     if not isinstance(batch, tuple) or len(batch) not in (2, 3):
@@ -154,9 +156,21 @@ def validate_counterfactual_batch(batch, arg_name="counterfactual_data"):
             f"rows (row i of one is the counterfactual of row i of the other); received row "
             f"counts {sorted(sizes)}."
         )
+    for part, part_name in ((batch[0], "original_x"), (batch[1], "counterfactual_x")):
+        for leaf in keras.tree.flatten(part):
+            if _is_float(leaf):
+                check_finite_values(leaf, f"{arg_name} {part_name}")
     if len(batch) == 3 and batch[2] is not None:
         check_sample_weight_values(batch[2], f"{arg_name} sample_weight")
     return batch
+
+
+def _is_float(leaf):
+    dtype = getattr(leaf, "dtype", None)
+    try:
+        return dtype is not None and "float" in keras.backend.standardize_dtype(dtype)
+    except (TypeError, ValueError):
+        return False
 
 
 def _map_structure(function, struct):
@@ -318,9 +332,10 @@ def pack_counterfactual_data(
         TypeError / ValueError: if `counterfactual_data` is not one element or a flat dict
             (`counterfactual.keras.utils.validate_counterfactual_structure`).
         ValueError: if the datasets differ in kind; arrays have unequal row counts; a
-            counterfactual batch is not `(original_x, counterfactual_x[, weight])`, its parts
-            differ in row count, or its weights are negative (checked on the first batch for
-            tf.data, on every batch otherwise).
+            counterfactual dataset is empty; a counterfactual batch is not
+            `(original_x, counterfactual_x[, weight])`, its parts differ in row count, its
+            float features are NaN or infinite, or its weights are negative or not finite
+            (checked on the first batch for tf.data, on every batch otherwise).
     """
     if counterfactual_data is None:
         raise ValueError("`counterfactual_data` is None: give the counterfactual pairs.")
@@ -332,8 +347,14 @@ def pack_counterfactual_data(
     if kind == "tf.data":
 
         def check_first(dataset, key):
+            name = _name("counterfactual_data", key)
             for batch in dataset.take(1):
-                validate_counterfactual_batch(batch, _name("counterfactual_data", key))
+                validate_counterfactual_batch(batch, name)
+                return
+            raise ValueError(
+                f"`{name}` must have at least one batch; received an empty tf.data.Dataset "
+                "(e.g. a filter that matched no row)."
+            )
 
         _map_structure(check_first, counterfactual_data)
         return _tf_pack(original_input, counterfactual_data, repeat_counterfactual_data)
@@ -353,6 +374,14 @@ def pack_counterfactual_data(
         return _CheckedBatches(batches(data, kind, cf_batch_size, shuffle, cf_seed, name), name)
 
     counterfactual = _map_structure(source, counterfactual_data)
+    for key, checked in (
+        counterfactual.items() if isinstance(counterfactual, dict) else [(None, counterfactual)]
+    ):
+        if len(checked) == 0:
+            raise ValueError(
+                f"`{_name('counterfactual_data', key)}` must have at least one batch; received "
+                "an empty PyDataset."
+            )
     lengths = [len(s) for s in structures.flatten_structure(counterfactual)]
     length = len(original) if repeat_counterfactual_data else min([len(original)] + lengths)
     return _PackedPyDataset(original, counterfactual, length, repeat_counterfactual_data)
@@ -433,7 +462,10 @@ def build_counterfactual_data(
         ValueError: if neither `custom_counterfactual_function` nor `sensitive_terms_to_remove`
             is given; for a `tf.data.Dataset`, if keyword arguments of
             `build_counterfactual_pairs` are given.
-        TypeError: for a tf.data input that is not one `tf.data.Dataset`.
+        TypeError: for a tf.data input that is not one `tf.data.Dataset`; on that path, if
+            `sensitive_terms_to_remove` is not a string or a list of strings (a dict of swaps
+            is `build_counterfactual_pairs`'); if `custom_counterfactual_function` is not
+            callable.
     """
     if not is_tf_dataset(original_input) and not (
         isinstance(original_input, dict)
@@ -456,6 +488,7 @@ def build_counterfactual_data(
             f"Found:\nsensitive_terms_to_remove: {sensitive_terms_to_remove}\n"
             f"custom_counterfactual_function: {custom_counterfactual_function}"
         )
+    _check_callable(custom_counterfactual_function)
     import tensorflow as tf
 
     structure_utils.validate_counterfactual_structure(
@@ -467,28 +500,44 @@ def build_counterfactual_data(
             "`tf.data.Dataset`; call it once per dataset of a dict."
         )
 
+    terms = _regex_terms(sensitive_terms_to_remove)
+    words = "\\b(" + "|".join(terms) + ")\\b"
+
     def element(parts):
         return parts[0] if len(parts) == 1 else tuple(parts)
 
-    if custom_counterfactual_function is not None:
-        def build(*parts):
-            return custom_counterfactual_function(element(parts))
-    if sensitive_terms_to_remove:
-        if isinstance(sensitive_terms_to_remove, str):
-            sensitive_terms_to_remove = [sensitive_terms_to_remove]
-        words = "\\b(" + "|".join(sensitive_terms_to_remove) + ")\\b"
+    def has_term(*parts):
+        x = keras.utils.unpack_x_y_sample_weight(element(parts))[0]
+        return tf.math.reduce_all(tf.strings.regex_full_match(x, ".*" + words + ".*"))
 
-        def has_term(*parts):
-            x = keras.utils.unpack_x_y_sample_weight(element(parts))[0]
-            return tf.math.reduce_all(tf.strings.regex_full_match(x, ".*" + words + ".*"))
+    def remove_terms(*parts):
+        x = keras.utils.unpack_x_y_sample_weight(element(parts))[0]
+        return (x, tf.strings.regex_replace(x, words, ""), tf.ones_like(x, tf.float32))
 
-        if custom_counterfactual_function is None:
-            def build(*parts):
-                x = keras.utils.unpack_x_y_sample_weight(element(parts))[0]
-                return (x, tf.strings.regex_replace(x, words, ""), tf.ones_like(x, tf.float32))
+    def custom(*parts):
+        return custom_counterfactual_function(element(parts))
 
-        return original_input.filter(has_term).map(build)
+    build = remove_terms if custom_counterfactual_function is None else custom
+    if terms:
+        original_input = original_input.filter(has_term)
     return original_input.map(build)
+
+
+def _regex_terms(sensitive_terms_to_remove):
+    """`sensitive_terms_to_remove` of the tf.data path as a list of strings ([] for None)."""
+    if not sensitive_terms_to_remove:
+        return []
+    if isinstance(sensitive_terms_to_remove, str):
+        return [sensitive_terms_to_remove]
+    terms = sensitive_terms_to_remove
+    if not isinstance(terms, (list, tuple)) or not all(isinstance(t, str) and t for t in terms):
+        raise TypeError(
+            "`sensitive_terms_to_remove` must be a list of strings (RE2 patterns to remove) for "
+            f"a tf.data.Dataset; received {terms!r}. To swap terms (a dict term -> "
+            "replacement), use `build_counterfactual_pairs` or a "
+            "`custom_counterfactual_function`."
+        )
+    return list(terms)
 
 
 def build_counterfactual_pairs(
@@ -530,14 +579,14 @@ def build_counterfactual_pairs(
         ValueError: if neither or both of `sensitive_terms_to_remove` and
             `custom_counterfactual_function` are given; `feature` is missing or unknown;
             `mode` is unknown; the terms are malformed; dict columns differ in length.
+        TypeError: if `custom_counterfactual_function` is not callable.
     """
     if (sensitive_terms_to_remove is None) == (custom_counterfactual_function is None):
         raise ValueError(
             "Give exactly one of `sensitive_terms_to_remove` and "
             "`custom_counterfactual_function`."
         )
-    if custom_counterfactual_function is not None and not callable(custom_counterfactual_function):
-        raise ValueError("`custom_counterfactual_function` must be callable.")
+    _check_callable(custom_counterfactual_function)
     if mode not in (None, "text", "categorical"):
         raise ValueError(f"`mode` must be None, 'text' or 'categorical'; received {mode!r}.")
 
@@ -604,6 +653,14 @@ def build_counterfactual_pairs(
         return originals, counterfactuals
     array = np.asarray(x)
     return array[rows], _array([new_values[i] for i in rows], array)
+
+
+def _check_callable(function):
+    if function is not None and not callable(function):
+        raise TypeError(
+            f"`custom_counterfactual_function` must be callable (or None); received "
+            f"{function!r} of type {type(function).__name__}."
+        )
 
 
 def _same(a, b):
