@@ -1,4 +1,5 @@
-"""The `keras-remediation` command line: `keras-remediation demo [adult|compatibility|federated]`.
+"""The `keras-remediation` command line: `keras-remediation demo [adult|compatibility|federated]`,
+and `keras-remediation demo --sweep` (the MinDiff weight sweep on UCI Adult).
 
 The backend is chosen before Keras is imported (`--backend`, default jax, the fastest on the
 project's CPU measurements), so this module imports Keras only inside the commands.
@@ -30,6 +31,7 @@ def _checked(convert, accepts, expected):
 
 _positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
 _non_negative_float = _checked(float, lambda v: 0 <= v < math.inf, "a non-negative number")
+_non_negative_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
 _fraction = _checked(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
 _open_fraction = _checked(float, lambda v: 0 < v < 1, "a fraction in (0, 1)")
 _closed_fraction = _checked(float, lambda v: 0 <= v <= 1, "a fraction in [0, 1]")
@@ -49,6 +51,18 @@ def _lambdas(text):
         ) from None
 
 
+def _seeds(text):
+    try:
+        values = tuple(int(part.strip()) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct comma-separated integers such as 1,2,3, received {text!r}"
+        )
+    return values
+
+
 DEMOS = ("adult", "compatibility", "federated")
 
 # Options that only some demos take: dest -> (option string, those demos).
@@ -58,6 +72,10 @@ _DEMO_ONLY = {
     "min_diff_weight": ("--min-diff-weight", _MIN_DIFF_DEMOS),
     "kernel": ("--kernel", _MIN_DIFF_DEMOS),
     "train_sample": ("--train-sample", _MIN_DIFF_DEMOS),
+    "n_boot": ("--n-boot", _MIN_DIFF_DEMOS),
+    "sweep": ("--sweep", ("adult",)),
+    "sweep_weights": ("--sweep-weights", ("adult",)),
+    "sweep_seeds": ("--sweep-seeds", ("adult",)),
     "lambdas": ("--lambdas", ("compatibility",)),
     "label_noise": ("--label-noise", ("compatibility",)),
     "h1_fraction": ("--h1-fraction", ("compatibility",)),
@@ -86,6 +104,10 @@ def _demo_defaults():
             "min_diff_weight": ADULT_MIN_DIFF["min_diff_weight"],
             "kernel": ADULT_MIN_DIFF["kernel"],
             "train_sample": None,
+            "n_boot": ADULT_MIN_DIFF["n_boot"],
+            "sweep": False,
+            "sweep_weights": None,
+            "sweep_seeds": None,
         },
         "compatibility": {
             "epochs": DIGITS_COMPATIBILITY["epochs"],
@@ -108,6 +130,7 @@ def _demo_defaults():
             "min_diff_weight": ADULT_FEDERATED["min_diff_weight"],
             "kernel": ADULT_FEDERATED["kernel"],
             "train_sample": None,
+            "n_boot": ADULT_FEDERATED["n_boot"],
             "clients": ADULT_FEDERATED["num_clients"],
             "rounds": ADULT_FEDERATED["rounds"],
             "local_epochs": ADULT_FEDERATED["local_epochs"],
@@ -123,6 +146,8 @@ def build_parser():
     Demo options default to None here and are filled with the chosen demo's defaults by
     `main` (see `demos.settings`), so that an option of the other demo can be refused.
     """
+    from keras_remediation.demos.settings import ADULT_MIN_DIFF_SWEEP as sweep_defaults
+
     defaults = _demo_defaults()
     adult, compat, fed = defaults["adult"], defaults["compatibility"], defaults["federated"]
 
@@ -145,7 +170,8 @@ def build_parser():
         description=(
             "adult (default): train an income classifier on the bundled UCI Adult data with "
             "and without MinDiff and report accuracy, AUC and per-group FPR/FNR on the test "
-            "split. compatibility: train a new digits (or, with --dataset fashion_mnist, "
+            "split (with --sweep: over several MinDiff weights and seeds, with the Pareto "
+            "table and plot). compatibility: train a new digits (or, with --dataset fashion_mnist, "
             "Fashion-MNIST) classifier h2 with label noise over a sweep of lambda_c values, "
             "compatible with an older h1, and report accuracy, backward trust/error "
             "compatibility (BTC/BEC) and new errors. federated: split "
@@ -179,6 +205,19 @@ def build_parser():
                                help=f"default {adult['kernel']}")
     adult_options.add_argument("--train-sample", type=_fraction, default=None,
                                help="use a fraction of the training split (quick runs)")
+    adult_options.add_argument("--n-boot", type=_non_negative_int, default=None,
+                               help="bootstrap resamples of the test rows for the confidence "
+                               f"intervals of the report (default {adult['n_boot']}; 0: none)")
+    sweep_options = demo.add_argument_group("MinDiff weight sweep (adult demo only)")
+    sweep_options.add_argument("--sweep", action="store_true", default=None,
+                               help="train MinDiff over several weights and seeds and write "
+                               "the Pareto table and plot (default output: ./sweep-report/)")
+    sweep_options.add_argument("--sweep-weights", type=_lambdas, default=None,
+                               help="comma-separated MinDiff weights >= 0 (default "
+                               f"{','.join(f'{v:g}' for v in sweep_defaults['weights'])})")
+    sweep_options.add_argument("--sweep-seeds", type=_seeds, default=None,
+                               help="comma-separated seeds (default "
+                               f"{','.join(str(v) for v in sweep_defaults['seeds'])})")
     compat_options = demo.add_argument_group("compatibility demo only")
     compat_options.add_argument("--lambdas", type=_lambdas, default=None,
                                 help="comma-separated lambda_c values >= 0 (default "
@@ -219,6 +258,19 @@ def _fill_demo_defaults(parser, args):
         if args.name not in owners and getattr(args, dest) is not None:
             demos = " and ".join(owners) + (" demos" if len(owners) > 1 else " demo")
             parser.error(f"{option} applies only to the {demos} (`demo {owners[0]}`)")
+    if args.name == "adult" and not args.sweep:
+        for dest in ("sweep_weights", "sweep_seeds"):
+            if getattr(args, dest) is not None:
+                parser.error(f"--{dest.replace('_', '-')} applies only with --sweep")
+    if args.sweep:
+        if args.min_diff_weight is not None:
+            parser.error("--min-diff-weight does not apply with --sweep: use --sweep-weights")
+        if args.seed is not None:
+            parser.error("--seed does not apply with --sweep: use --sweep-seeds")
+        if args.n_boot is not None:
+            parser.error("--n-boot does not apply with --sweep (its error bars are over seeds)")
+        if args.output_dir is None:
+            args.output_dir = "sweep-report"
     for key, value in _demo_defaults()[args.name].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -282,6 +334,24 @@ def main(argv=None):
                 output_dir=args.output_dir,
                 train_sample=args.train_sample,
                 verbose=0 if args.quiet else 1,
+                n_boot=args.n_boot,
+            )
+            return 0
+        if args.sweep:
+            from keras_remediation.demos import adult_min_diff_sweep
+            from keras_remediation.demos.settings import ADULT_MIN_DIFF_SWEEP
+
+            adult_min_diff_sweep.run(
+                weights=args.sweep_weights or ADULT_MIN_DIFF_SWEEP["weights"],
+                seeds=args.sweep_seeds or ADULT_MIN_DIFF_SWEEP["seeds"],
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                min_diff_batch_size=args.min_diff_batch_size,
+                kernel=args.kernel,
+                learning_rate=args.learning_rate,
+                output_dir=args.output_dir,
+                train_sample=args.train_sample,
+                verbose=0 if args.quiet else 1,
             )
             return 0
         from keras_remediation.demos import adult_min_diff
@@ -297,6 +367,7 @@ def main(argv=None):
             output_dir=args.output_dir,
             train_sample=args.train_sample,
             verbose=0 if args.quiet else 1,
+            n_boot=args.n_boot,
         )
     return 0
 

@@ -9,6 +9,9 @@ import keras
 import pytest
 
 from keras_remediation import cli
+from html_testlib import rendered_dom
+from html_testlib import rendered_image_widths
+from html_testlib import require_chromium
 
 GROUP_KEYS = {"count", "positives", "negatives", "accuracy", "auc", "fpr", "fnr"}
 
@@ -17,15 +20,24 @@ def test_demo_short_run_prints_tables_and_writes_report(tmp_path, capsys):
     output_dir = tmp_path / "report"
     code = cli.main([
         "demo", "--train-sample", "0.1", "--epochs", "2", "--quiet", "--seed", "2",
-        "--min-diff-weight", "2.5", "--output-dir", str(output_dir),
+        "--min-diff-weight", "2.5", "--output-dir", str(output_dir), "--n-boot", "20",
     ])
     assert code == 0
 
     report = json.loads((output_dir / "report.json").read_text())
-    assert set(report) == {"baseline", "min_diff", "settings"}
+    assert set(report) == {"baseline", "min_diff", "intervals", "gap_changes", "settings"}
     for name in ("baseline", "min_diff"):
         model_report = report[name]
         assert {"accuracy", "auc", "fpr_gap", "fnr_gap", "groups"} <= set(model_report)
+        # Every gap has its bootstrap interval, here and per threshold.
+        for gap in ("fpr", "fnr"):
+            low, high = model_report[f"{gap}_gap_ci"]
+            assert low <= model_report[f"{gap}_gap"] + 1e-9 and high >= low
+        intervals = report["intervals"][name]
+        assert intervals["n_boot"] == 20 and set(intervals["thresholds"]) == {"0.3", "0.5", "0.7"}
+        for by_metric in intervals["thresholds"].values():
+            for metric in ("fpr", "fnr", "tpr", "selection_rate", "auc"):
+                assert by_metric[metric]["gap"]["ci_low"] is not None
         assert set(model_report["groups"]) == {"Female", "Male"}
         for group in model_report["groups"].values():
             assert GROUP_KEYS <= set(group)
@@ -46,7 +58,44 @@ def test_demo_short_run_prints_tables_and_writes_report(tmp_path, capsys):
     assert (output_dir / "report.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     printed = capsys.readouterr().out
     assert "Baseline" in printed and "MinDiff" in printed
-    assert "Female" in printed and "Male" in printed and "FPR gap" in printed
+    assert "Female" in printed and "Male" in printed
+    # The headline names both gaps, whichever way they moved, with their intervals.
+    assert report["gap_changes"][0].startswith("FPR gap ")
+    assert report["gap_changes"][1].startswith("FNR gap ")
+    for line in report["gap_changes"][:2]:
+        assert line in printed and "95% CIs" in line and "[" in line
+
+    require_chromium()
+    dom = rendered_dom(output_dir / "report.html")
+    assert "UCI Adult test split: baseline vs MinDiff" in dom
+    assert report["gap_changes"][1].replace(">", "&gt;") in dom
+    assert "Gaps at each threshold" in dom and "selection_rate" in dom
+    assert "<th>Female</th>" in dom
+    assert rendered_image_widths(dom) and min(rendered_image_widths(dom)) > 100
+
+
+def test_sweep_tiny_run_prints_and_writes_the_pareto_table_and_plot(tmp_path, capsys):
+    output_dir = tmp_path / "sweep"
+    code = cli.main([
+        "demo", "--sweep", "--sweep-weights", "0,4", "--sweep-seeds", "1", "--epochs", "1",
+        "--train-sample", "0.05", "--output-dir", str(output_dir),
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "[1/2] weight 0, seed 1: AUC" in printed and "[2/2] weight 4, seed 1" in printed
+    assert "pareto_fpr" in printed
+    report = json.loads((output_dir / "report.json").read_text())
+    assert [(r["weight"], r["seed"]) for r in report["runs"]] == [(0.0, 1), (4.0, 1)]
+    assert [row["weight"] for row in report["summary"]] == [0.0, 4.0]
+    assert report["settings"]["seeds"] == [1] and report["settings"]["epochs"] == 1
+    for name in ("sweep.csv", "summary.csv"):
+        assert (output_dir / name).read_text().startswith("weight,")
+    assert (output_dir / "sweep.png").read_bytes().startswith(b"\x89PNG")
+    require_chromium()
+    dom = rendered_dom(output_dir / "report.html")
+    assert "MinDiff weight sweep" in dom and "pareto_fpr" in dom
+    assert ("halves the FPR gap" in dom) or ("No weight halves" in dom)
+    assert len(rendered_image_widths(dom)) == 1 and rendered_image_widths(dom)[0] > 100
 
 
 @pytest.mark.parametrize(
@@ -67,6 +116,13 @@ def test_demo_short_run_prints_tables_and_writes_report(tmp_path, capsys):
         (["demo", "federated", "--partition-column", "zip"], "not a column of UCI Adult"),
         (["demo", "federated", "--engine", "spark"], "--engine"),
         (["demo", "other"], "invalid choice"),
+        (["demo", "compatibility", "--sweep"], "--sweep applies only to the adult demo"),
+        (["demo", "--sweep-weights", "0,1"], "--sweep-weights applies only with --sweep"),
+        (["demo", "--sweep", "--min-diff-weight", "2"], "use --sweep-weights"),
+        (["demo", "--sweep", "--seed", "2"], "use --sweep-seeds"),
+        (["demo", "--sweep", "--sweep-seeds", "1,1"], "distinct comma-separated integers"),
+        (["demo", "--sweep", "--sweep-weights", "0,-1"], "non-negative numbers"),
+        (["demo", "--n-boot", "-1"], "--n-boot"),
         ([], "COMMAND"),
     ],
 )

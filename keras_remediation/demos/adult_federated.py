@@ -10,7 +10,9 @@ runs twice from the same initial weights: once plainly (baseline) and once wrapp
 `MinDiffModel` with MMD between each client's own label-0 women and label-0 men (a client
 without one of the groups trains with a MinDiff loss of 0). The global models are evaluated
 centrally on the test split after every round (progress) and at the end with the main demo's
-fairness report (`evaluation.group_report`, by `sex`); a JSON report and a figure are written.
+fairness report (`demos.fairness_report`: group metrics by `sex` with bootstrap CIs, a headline
+naming every gap that moved); `report.json`, `report.png`, `convergence.png` (the per-round
+central test metrics of both runs) and a self-contained `report.html` are written.
 
 This module imports nothing heavy until `run` is called; its defaults are in `demos.settings`.
 """
@@ -249,6 +251,8 @@ def run(
     train_sample=None,
     verbose=1,
     log=print,
+    n_boot=DEFAULTS["n_boot"],
+    thresholds=DEFAULTS["thresholds"],
 ):
     """Runs the federated demo (baseline FedAvg vs FedAvg with MinDiff); returns its report.
 
@@ -268,16 +272,20 @@ def run(
         seed: seed of the initial weights (the same for both runs), shuffles and dropout.
         engine: `"inprocess"` (default: Flower's apps and FedAvg, clients run one after another
             in this process) or `"ray"` (Flower's Simulation Engine, 1 CPU per client).
-        output_dir: directory that receives `report.json` and `report.png` (created).
+        output_dir: directory that receives `report.json`, `report.png`, `convergence.png`
+            and `report.html` (created).
         train_sample: optional fraction in (0, 1] of the training split (for quick runs).
         verbose: 0: only the final report; 1 (default): also a line per round; 2: also
             Flower's own logs.
         log: callable receiving each printed line.
+        n_boot: bootstrap resamples of the test rows for the CIs. Default 100.
+        thresholds: decision thresholds of the gap table. Default (0.3, 0.5, 0.7).
 
     Returns:
-        `{"baseline": report, "min_diff": report, "history": {"baseline": ..., "min_diff":
-        ...}, "settings": {...}}`: each report a `group_report` dict of the test split
-        (accuracy, auc, fpr_gap, fnr_gap, groups) of the final global model, each history
+        `{"baseline": report, "min_diff": report, "intervals": {...}, "gap_changes": [str],
+        "history": {"baseline": ..., "min_diff": ...}, "settings": {...}}`: each report a
+        `group_report` dict of the test split (accuracy, auc, fpr_gap, fnr_gap with
+        `fpr_gap_ci`/`fnr_gap_ci`, groups) of the final global model, each history
         the per-round records (train loss and min_diff_loss aggregated over clients from raw
         metric state, test metrics, client and failure counts).
 
@@ -285,16 +293,13 @@ def run(
         ValueError: for a bad argument (e.g. a partition column with fewer values than
             clients, an unknown engine).
     """
-    import json
     import logging
     import os
     import time
 
     import keras
 
-    from keras_remediation.evaluation import format_group_report
-    from keras_remediation.evaluation import group_report
-    from keras_remediation.evaluation import plot_remediation_report
+    from keras_remediation.demos.fairness_report import write_fairness_report
 
     if isinstance(num_clients, bool) or not isinstance(num_clients, int) or num_clients < 1:
         raise ValueError(f"`num_clients` must be a positive int; received {num_clients!r}.")
@@ -356,45 +361,63 @@ def run(
 
     x_test, y_test, test_sex = data["x_test"], data["y_test"], data["test_sex"]
     scores = {
-        name: run_.federated_model.predict(x_test, batch_size=4096)[:, 0]
+        name: run_.federated_model.predict(x_test, batch_size=4096, verbose=0)[:, 0]
         for name, run_ in runs.items()
     }
-    reports = {name: group_report(y_test[:, 0], s, test_sex) for name, s in scores.items()}
     settings["train_seconds"] = seconds
-    for name, title in (("baseline", "Federated baseline"), ("min_diff", "Federated MinDiff")):
-        log("")
-        log(f"{title} — test split ({len(x_test)} rows)")
-        log(format_group_report(reports[name]))
-    b, m = reports["baseline"], reports["min_diff"]
-    log("")
-    log(
-        f"FPR gap {b['fpr_gap']:.3f} -> {m['fpr_gap']:.3f}; AUC {b['auc']:.3f} -> {m['auc']:.3f}; "
-        f"accuracy {b['accuracy']:.3f} -> {m['accuracy']:.3f}"
-    )
     failures = sum(run_.history.total_failures for run_ in runs.values())
     if failures:
         log(f"WARNING: {failures} client failure(s) during the runs; see the history.")
-
+    histories = {name: run_.history.to_dict() for name, run_ in runs.items()}
     os.makedirs(output_dir, exist_ok=True)
-    result = {
-        "baseline": b,
-        "min_diff": m,
-        "history": {name: run_.history.to_dict() for name, run_ in runs.items()},
-        "settings": settings,
-    }
-    json_path = os.path.join(output_dir, "report.json")
-    with open(json_path, "w") as f:
-        json.dump(result, f, indent=2)
-    label_0 = y_test[:, 0] == 0
-    png_path = plot_remediation_report(
-        {"FedAvg": b, "FedAvg + MinDiff": m},
-        {
-            "FedAvg": (scores["baseline"][label_0], test_sex[label_0]),
-            "FedAvg + MinDiff": (scores["min_diff"][label_0], test_sex[label_0]),
-        },
-        os.path.join(output_dir, "report.png"),
-        title=(f"UCI Adult test split, {num_clients} clients x {rounds} rounds: FedAvg vs "
-               "FedAvg + MinDiff\n(score histograms: label-0 examples)"),
+    convergence_path = plot_convergence(
+        histories, os.path.join(output_dir, "convergence.png"),
+        title=f"UCI Adult, {num_clients} clients: global model on the test split per round",
     )
-    log(f"Wrote {json_path} and {png_path}")
-    return result
+    return write_fairness_report(
+        output_dir, y_test[:, 0], test_sex, scores,
+        titles={"baseline": "FedAvg", "min_diff": "FedAvg + MinDiff"}, settings=settings,
+        title=(f"UCI Adult test split, {num_clients} clients x {rounds} rounds: FedAvg vs "
+               f"FedAvg + MinDiff (weight {min_diff_weight:g})"),
+        n_boot=n_boot, thresholds=thresholds, seed=seed, log=log,
+        extra={"history": histories}, extra_figures=[convergence_path],
+    )
+
+
+def plot_convergence(histories, path, *, title=None):
+    """Draws the per-round central test metrics of each run (loss, AUC, accuracy).
+
+    Args:
+        histories: `{name: FederatedHistory.to_dict()}` (`"baseline"`, `"min_diff"`).
+        path: image path; its directory is created.
+        title: optional figure title.
+
+    Returns:
+        The path written, as a `str`.
+    """
+    import os
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    labels = {"baseline": "FedAvg", "min_diff": "FedAvg + MinDiff"}
+    figure = Figure(figsize=(12, 3.8), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 3)
+    for axis, metric in zip(axes, ("loss", "auc", "accuracy")):
+        for name, history in histories.items():
+            points = [(r["round"], r["central"][metric]) for r in history["rounds"]
+                      if metric in r.get("central", {})]
+            if points:
+                rounds, values = zip(*points)
+                axis.plot(rounds, values, marker="o", label=labels.get(name, name))
+        axis.set_xlabel("round (0: initial weights)")
+        axis.set_ylabel(f"test {metric}")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(title or "Global model per round")
+    directory = os.path.dirname(os.fspath(path))
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return os.fspath(path)

@@ -4,21 +4,17 @@ Trains an income classifier (`get_uci_model`) on the bundled UCI Adult training 
 with the same seed, architecture, batch size and number of steps: once plainly (baseline) and
 once wrapped in `MinDiffModel` with MMD between the scores of label-0 women (sensitive group)
 and label-0 men, which targets the false-positive-rate gap. Both are evaluated on the test
-split with fairlearn's `MetricFrame` (`evaluation.group_report`); a JSON report and a figure
-are written.
+split with fairlearn's `MetricFrame` (`evaluation.group_report`, and bootstrap CIs of every
+gap at several thresholds); the headline names every gap that moved, and `report.json`,
+`report.png` and a self-contained `report.html` are written (`demos.fairness_report`).
 """
 
-import json
-import os
 import time
 
-import numpy as np
 import keras
 
 from keras_remediation import min_diff
-from keras_remediation.evaluation import format_group_report
-from keras_remediation.evaluation import group_report
-from keras_remediation.evaluation import plot_remediation_report
+from keras_remediation.demos.fairness_report import write_fairness_report
 from keras_remediation.demos.settings import ADULT_MIN_DIFF
 from keras_remediation.tools.tutorials_utils import uci
 
@@ -36,38 +32,17 @@ def _compile(model, learning_rate):
     )
 
 
-def run(
-    epochs=DEFAULTS["epochs"],
-    batch_size=DEFAULTS["batch_size"],
-    min_diff_batch_size=DEFAULTS["min_diff_batch_size"],
-    min_diff_weight=DEFAULTS["min_diff_weight"],
-    kernel=DEFAULTS["kernel"],
-    seed=DEFAULTS["seed"],
-    learning_rate=DEFAULTS["learning_rate"],
-    output_dir="remediation-report",
-    train_sample=None,
-    verbose=1,
-    log=print,
-):
-    """Runs the demo and returns its report dict.
+def load_adult(train_sample=None):
+    """The demo's UCI Adult arrays (bundled files, preprocessed as in the guides).
 
     Args:
-        epochs: passes over the training split, for both models. Default 8.
-        batch_size: original rows per step. Default 128.
-        min_diff_batch_size: rows per group in each MinDiff batch. Default 128.
-        min_diff_weight: weight of the MMD loss. Default 4.0.
-        kernel: `"gaussian"` or `"laplacian"`. Default `"gaussian"`.
-        seed: seed of weights, dropout and shuffles (both models use it). Default 1.
-        learning_rate: Adam's learning rate. Default 1e-3.
-        output_dir: directory that receives `report.json` and `report.png` (created).
-        train_sample: optional fraction in (0, 1] of the training split (for quick runs),
-            drawn without replacement with seed `uci.SAMPLE_SEED`.
-        verbose: Keras verbosity of `fit` (1: progress bars, 0: silent).
-        log: callable receiving each line of the printed report.
+        train_sample: optional fraction in (0, 1] of the training split, drawn without
+            replacement with seed `uci.SAMPLE_SEED`.
 
     Returns:
-        `{"baseline": report, "min_diff": report, "settings": {...}}`, each report a
-        `group_report` dict of the test split (accuracy, auc, fpr_gap, fnr_gap, groups).
+        A dict: `x` `[N, F]` float32, `y` `[N, 1]` float32 labels 0/1, `sex` `[N]` str
+        ("Female"/"Male"), `x_test`, `y_test`, `test_sex` likewise for the test split, and
+        `sensitive` / `nonsensitive`: the label-0 women / label-0 men rows of `x` (MinDiff data).
     """
     train_df = uci.get_uci_data("train")
     if train_sample is not None:
@@ -80,8 +55,58 @@ def run(
     # The guides' frames keep the file's leading space (" Female"); the report uses clean names.
     sex = train_df["sex"].str.strip().to_numpy()
     negatives = y[:, 0] == 0
-    sensitive = x[(sex == SENSITIVE_GROUP) & negatives]
-    nonsensitive = x[(sex == NONSENSITIVE_GROUP) & negatives]
+    return {
+        "x": x, "y": y, "sex": sex, "x_test": x_test, "y_test": y_test,
+        "test_sex": test_df["sex"].str.strip().to_numpy(),
+        "sensitive": x[(sex == SENSITIVE_GROUP) & negatives],
+        "nonsensitive": x[(sex == NONSENSITIVE_GROUP) & negatives],
+    }
+
+
+def run(
+    epochs=DEFAULTS["epochs"],
+    batch_size=DEFAULTS["batch_size"],
+    min_diff_batch_size=DEFAULTS["min_diff_batch_size"],
+    min_diff_weight=DEFAULTS["min_diff_weight"],
+    kernel=DEFAULTS["kernel"],
+    seed=DEFAULTS["seed"],
+    learning_rate=DEFAULTS["learning_rate"],
+    output_dir="remediation-report",
+    train_sample=None,
+    verbose=1,
+    log=print,
+    n_boot=DEFAULTS["n_boot"],
+    thresholds=DEFAULTS["thresholds"],
+):
+    """Runs the demo and returns its report dict.
+
+    Args:
+        epochs: passes over the training split, for both models. Default 8.
+        batch_size: original rows per step. Default 128.
+        min_diff_batch_size: rows per group in each MinDiff batch. Default 128.
+        min_diff_weight: weight of the MMD loss. Default 4.0.
+        kernel: `"gaussian"` or `"laplacian"`. Default `"gaussian"`.
+        seed: seed of weights, dropout and shuffles (both models use it). Default 1.
+        learning_rate: Adam's learning rate. Default 1e-3.
+        output_dir: directory that receives `report.json`, `report.png` and `report.html`
+            (created).
+        train_sample: optional fraction in (0, 1] of the training split (for quick runs),
+            drawn without replacement with seed `uci.SAMPLE_SEED`.
+        verbose: Keras verbosity of `fit` (1: progress bars, 0: silent).
+        log: callable receiving each line of the printed report.
+        n_boot: bootstrap resamples of the test rows for the CIs. Default 100.
+        thresholds: decision thresholds of the gap table. Default (0.3, 0.5, 0.7); the
+            headline and report.json's `fpr_gap`/`fnr_gap` use 0.5.
+
+    Returns:
+        `{"baseline": report, "min_diff": report, "intervals": {...}, "gap_changes": [str],
+        "settings": {...}}`, each report a `group_report` dict of the test split (accuracy,
+        auc, fpr_gap, fnr_gap, groups) with `fpr_gap_ci` and `fnr_gap_ci`; `intervals` the
+        `evaluation.intervals_to_dict` of each model; `gap_changes` the headline lines.
+    """
+    data = load_adult(train_sample)
+    x, y, x_test, y_test = data["x"], data["y"], data["x_test"], data["y_test"]
+    sensitive, nonsensitive = data["sensitive"], data["nonsensitive"]
 
     settings = {
         "backend": keras.backend.backend(),
@@ -126,39 +151,14 @@ def run(
     remediated.fit(packed, epochs=epochs, verbose=verbose)
     min_diff_seconds = time.perf_counter() - start
 
-    test_sex = test_df["sex"].str.strip().to_numpy()
     scores = {
         "baseline": baseline.predict(x_test, batch_size=4096, verbose=0)[:, 0],
         "min_diff": remediated.predict(x_test, batch_size=4096, verbose=0)[:, 0],
     }
-    reports = {name: group_report(y_test[:, 0], s, test_sex) for name, s in scores.items()}
     settings["train_seconds"] = {"baseline": baseline_seconds, "min_diff": min_diff_seconds}
-
-    for name, title in (("baseline", "Baseline"), ("min_diff", "MinDiff")):
-        log("")
-        log(f"{title} — test split ({len(x_test)} rows)")
-        log(format_group_report(reports[name]))
-    b, m = reports["baseline"], reports["min_diff"]
-    log("")
-    log(
-        f"FPR gap {b['fpr_gap']:.3f} -> {m['fpr_gap']:.3f}; AUC {b['auc']:.3f} -> {m['auc']:.3f}; "
-        f"accuracy {b['accuracy']:.3f} -> {m['accuracy']:.3f}"
+    return write_fairness_report(
+        output_dir, y_test[:, 0], data["test_sex"], scores,
+        titles={"baseline": "Baseline", "min_diff": "MinDiff"}, settings=settings,
+        title=f"UCI Adult test split: baseline vs MinDiff (weight {min_diff_weight:g})",
+        n_boot=n_boot, thresholds=thresholds, seed=seed, log=log,
     )
-
-    os.makedirs(output_dir, exist_ok=True)
-    result = {"baseline": b, "min_diff": m, "settings": settings}
-    json_path = os.path.join(output_dir, "report.json")
-    with open(json_path, "w") as f:
-        json.dump(result, f, indent=2)
-    label_0 = y_test[:, 0] == 0
-    png_path = plot_remediation_report(
-        {"baseline": b, "MinDiff": m},
-        {
-            "baseline": (scores["baseline"][label_0], test_sex[label_0]),
-            "MinDiff": (scores["min_diff"][label_0], test_sex[label_0]),
-        },
-        os.path.join(output_dir, "report.png"),
-        title="UCI Adult test split: baseline vs MinDiff (score histograms: label-0 examples)",
-    )
-    log(f"Wrote {json_path} and {png_path}")
-    return result

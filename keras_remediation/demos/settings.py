@@ -11,6 +11,17 @@ ADULT_MIN_DIFF = {
     "kernel": "gaussian",
     "seed": 1,
     "learning_rate": 1e-3,
+    # The report: bootstrap resamples of the test rows, and the thresholds of the gap table.
+    "n_boot": 100,
+    "thresholds": (0.3, 0.5, 0.7),
+}
+
+#: Defaults of the MinDiff weight sweep on UCI Adult (`demos.adult_min_diff_sweep.run`,
+#: `keras-remediation demo --sweep`): the main demo's training settings for every weight and
+#: seed.
+ADULT_MIN_DIFF_SWEEP = {
+    "weights": (0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
+    "seeds": (1, 2, 3),
 }
 
 #: Defaults of the backward-compatibility demo on scikit-learn's digits
@@ -50,4 +61,6 @@ ADULT_FEDERATED = {
     "learning_rate": 1e-3,
     "seed": 1,
     "engine": "inprocess",
+    "n_boot": 100,
+    "thresholds": (0.3, 0.5, 0.7),
 }
