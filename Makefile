@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-deploy bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(VENV)/.installed
 	  KERAS_BACKEND=$$backend $(PY) -m pytest $(PYTEST_ARGS) || status=1; \
 	done; \
 	exit $$status
+
+# The end-to-end deployment test alone (SuperLink + 2 SuperNodes over TLS with node
+# authentication, about 3 minutes); `make test` runs it once, in its JAX pass.
+test-deploy: $(VENV)/.installed
+	KERAS_BACKEND=jax $(PY) -m pytest tests/federated/test_deployment.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	@for backend in $(BACKENDS); do \
