@@ -177,11 +177,8 @@ class MinDiffKernel(EqualByConfig, abc.ABC):
 
 
 class _LengthScaleKernel(MinDiffKernel):
-    """A kernel with one length scale `l`: the shared `__init__` and `get_config` of the
-    built-in kernels, and the spectral sampling their random Fourier features need.
-
-    Subclasses implement `call` and `_frequency_radii`.
-    """
+    """A kernel with one length scale `l = kernel_length`: the `__init__` and `get_config` the
+    built-in kernels share. Subclasses implement `call`."""
 
     def __init__(self, kernel_length=0.1, *, tile_input=True):
         super().__init__(tile_input=tile_input)
@@ -189,28 +186,6 @@ class _LengthScaleKernel(MinDiffKernel):
 
     def get_config(self):
         return {"kernel_length": self.kernel_length, **super().get_config()}
-
-    def random_frequencies(self, dim, num_features, seed):
-        """`[dim, num_features]` float64 NumPy frequencies `ω` drawn from the kernel's spectrum.
-
-        Bochner's theorem: a shift-invariant kernel is `k(x, y) = E_ω[cos(ωᵀ(x − y))]` for `ω`
-        drawn from its normalised Fourier transform, so `cos` and `sin` of `xᵀω` are random
-        Fourier features (Rahimi and Recht, "Random Features for Large-Scale Kernel Machines",
-        NIPS 2007). The draw is `numpy.random.default_rng(seed)`: the same on every backend.
-
-        Args:
-            dim: number of prediction features `D` (a positive int).
-            num_features: number of frequencies (a positive int).
-            seed: int seed of the draw.
-        """
-        rng = np.random.default_rng(seed)
-        directions = rng.standard_normal((dim, num_features))
-        return directions * self._frequency_radii(rng, num_features) / self.kernel_length
-
-    @abc.abstractmethod
-    def _frequency_radii(self, rng, num_features):
-        """`[num_features]` scale factors turning standard normal directions into draws of the
-        spectrum of the kernel with `l = 1`."""
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -233,16 +208,29 @@ class GaussianKernel(_LengthScaleKernel):
         TypeError: if `kernel_length` is not a number or `tile_input` not a bool.
         ValueError: if `kernel_length` is not positive, or is infinite or NaN.
 
-    `random_frequencies` draws `ω ~ N(0, (2 / l²)·I)`, the kernel's spectrum.
+    `random_frequencies` samples its spectrum, for random Fourier features.
     """
 
     def call(self, x, y):
         squared = _squared_distances(x, y, type(self).__name__)
         return _exp_of_negative(-squared / (self.kernel_length**2))
 
-    def _frequency_radii(self, rng, num_features):
-        # exp(-||δ||²/l²) is the characteristic function of N(0, 2/l² · I).
-        return np.full(num_features, math.sqrt(2.0))
+    def random_frequencies(self, dim, num_features, seed):
+        """`[dim, num_features]` float64 NumPy frequencies `ω ~ N(0, (2 / l²)·I)`.
+
+        Bochner's theorem: `k(x, y) = exp(-||x − y||²/l²) = E_ω[cos(ωᵀ(x − y))]` for `ω` of
+        that normal distribution (the kernel's Fourier transform), so `cos` and `sin` of `xᵀω`
+        are random Fourier features of `k` (Rahimi and Recht, "Random Features for Large-Scale
+        Kernel Machines", NIPS 2007). The draw is `numpy.random.default_rng(seed)`: the same
+        on every backend.
+
+        Args:
+            dim: number of prediction features `D`, a positive int.
+            num_features: number of frequencies, a positive int.
+            seed: int seed of the draw.
+        """
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((dim, num_features)) * (math.sqrt(2.0) / self.kernel_length)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -263,9 +251,6 @@ class LaplacianKernel(_LengthScaleKernel):
     Raises:
         TypeError: if `kernel_length` is not a number or `tile_input` not a bool.
         ValueError: if `kernel_length` is not positive, or is infinite or NaN.
-
-    `random_frequencies` draws `ω` from the multivariate Cauchy distribution of scale `1 / l`
-    (`z / (l·|g|)` with `z ~ N(0, I)`, `g ~ N(0, 1)`), the kernel's spectrum.
     """
 
     def call(self, x, y):
@@ -275,11 +260,6 @@ class LaplacianKernel(_LengthScaleKernel):
         safe_squared = ops.where(positive, squared, ops.ones_like(squared))
         distances = ops.where(positive, ops.sqrt(safe_squared), ops.zeros_like(squared))
         return _exp_of_negative(-distances / self.kernel_length)
-
-    def _frequency_radii(self, rng, num_features):
-        # exp(-||δ||₂/l) is the characteristic function of the multivariate Cauchy distribution
-        # (Student's t with one degree of freedom): a normal vector over |normal scalar|.
-        return 1.0 / np.abs(rng.standard_normal(num_features))
 
 
 _KERNELS = {

@@ -15,16 +15,12 @@ from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.common.validation import check_choice
 from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
 from keras_remediation.min_diff.losses.kernels import GaussianKernel
-from keras_remediation.min_diff.losses.kernels import LaplacianKernel
 from keras_remediation.min_diff.losses.kernels import get_kernel
 
 ESTIMATORS = ("quadratic", "random_features")
 
 DEFAULT_NUM_FEATURES = 1024
 
-# Kernels whose spectrum `random_frequencies` samples; exact types, as a subclass may change
-# `call` and so its spectrum.
-_SPECTRAL_KERNELS = (GaussianKernel, LaplacianKernel)
 
 
 def _group_means(membership, normed_weights):
@@ -122,7 +118,7 @@ def random_features_mmd(kernel, predictions, contrast, num_features, seed):
     of Random Fourier Features", UAI 2015).
 
     Args:
-        kernel: a `GaussianKernel` or `LaplacianKernel`.
+        kernel: a `GaussianKernel`.
         predictions: `[batch, D]` tensor, `D` known when traced.
         contrast: `[batch]` tensor `c` of the same dtype.
         num_features: `F`, a positive int.
@@ -199,7 +195,7 @@ class MMDLoss(MinDiffLoss):
             value to float rounding, about 1.5–2× the time (the backward pass recomputes each
             block).
         `'random_features'`: random Fourier features (Rahimi and Recht, "Random Features for
-            Large-Scale Kernel Machines", NIPS 2007) for the Gaussian and Laplacian kernels:
+            Large-Scale Kernel Machines", NIPS 2007) for the Gaussian kernel:
             `MMD ≈ ||Σ_i c_i φ(x_i)||²` with `φ(x) = [cos(xᵀω), sin(xᵀω)]/√F` and `F =
             num_features` frequencies `ω` drawn once from the kernel's spectrum with `seed`
             (see `random_features_mmd`). Time O(n·D·F), memory O(n·F). Bias and variance:
@@ -211,7 +207,9 @@ class MMDLoss(MinDiffLoss):
             jump from step to step; its kernel error is at most of order
             `√(D·log F / F)` uniformly over bounded predictions (Rahimi and Recht, claim 1).
             Use it when the batch is too large for the matrix (thousands of MinDiff rows);
-            for a few hundred rows the quadratic estimator is both exact and cheaper.
+            for a few hundred rows the quadratic estimator is both exact and cheaper. Not for
+            the Laplacian kernel: its spectrum (Cauchy) has no finite second moment, so the
+            features' gradient, which scales with `ω`, has an infinite variance.
         Gretton et al.'s linear-time statistic MMD²_l (§6) is not offered: it needs as many
         rows of each group, paired in a random order, while MinDiff batches have unequal,
         weighted groups (often stored group by group); its value can be negative and its
@@ -232,7 +230,7 @@ class MMDLoss(MinDiffLoss):
             gradient that pulls its predictions together; `'zero'` returns 0 with a zero
             gradient (a NaN value stays NaN). See `MinDiffLoss`.
         estimator: keyword-only, `'quadratic'` (default) or `'random_features'` (see above;
-            needs a `GaussianKernel` or `LaplacianKernel`, not a subclass).
+            needs the kernel `'gaussian'` or a `GaussianKernel`, not a subclass).
         block_size: keyword-only int ≥ 1 or None (default: the full matrix); rows per block of
             the quadratic estimator.
         num_features: keyword-only int ≥ 1 or None (default 1024 with `'random_features'`):
@@ -253,7 +251,7 @@ class MMDLoss(MinDiffLoss):
             and `'random_features'`, `block_size` or `num_features` < 1, `seed` < 0,
             `block_size` with `'random_features'`, `num_features` or `seed` with
             `'quadratic'`, or `'random_features'` with a kernel other than the built-in
-            Gaussian and Laplacian; on call, for bad membership, non-finite predictions or bad
+            Gaussian; on call, for bad membership, non-finite predictions or bad
             weights (see `MinDiffLoss`), or, with `'random_features'`, predictions whose
             feature size is unknown when traced.
 
@@ -292,10 +290,12 @@ class MMDLoss(MinDiffLoss):
         _only_with(num_features, "num_features", self.estimator, "random_features")
         _only_with(seed, "seed", self.estimator, "random_features")
         if self.estimator == "random_features":
-            if type(self.predictions_kernel) not in _SPECTRAL_KERNELS:
+            # The exact type: a subclass may change `call`, and so the spectrum.
+            if type(self.predictions_kernel) is not GaussianKernel:
                 raise ValueError(
-                    "`estimator='random_features'` needs a GaussianKernel or LaplacianKernel "
-                    f"as `kernel` (it samples their spectrum); received {self.predictions_kernel!r}."
+                    "`estimator='random_features'` needs `kernel='gaussian'` or a "
+                    "GaussianKernel (it samples the Gaussian spectrum); received "
+                    f"{self.predictions_kernel!r}."
                 )
             num_features = DEFAULT_NUM_FEATURES if num_features is None else num_features
             seed = 0 if seed is None else seed
