@@ -6,8 +6,10 @@ trained on all of them, but the labels of 30% of the rows h1 never saw are repla
 class (a noisy-label update, where Srivastava et al., KDD 2020, found the trade-off clearest).
 For each λ_c, h2 is trained with `BCNewErrorCompatibilityModel` from the same seed; the table of
 accuracy, BTC, BEC and new errors is printed, and `report.json` plus `report.png` (the
-performance-compatibility trade-off) and `overlap.png` (per-class error overlap of h1 and the
-h2 of the largest λ_c) are written to `output_dir`.
+performance-compatibility trade-off, its axes spanning at least `MIN_AXIS_SPAN` so that a few
+test examples do not look like a trend, the BTC and BEC denominators in the axis labels),
+`overlap.png` (per-class error overlap of h1 and the h2 of the largest λ_c) and a
+self-contained `report.html` are written to `output_dir`.
 
 `dataset="fashion_mnist"` runs the same experiment on Fashion-MNIST, offline only (the Keras
 cache or Debian's `dataset-fashion-mnist`, see `keras_remediation.datasets.fashion_mnist`), on
@@ -21,6 +23,7 @@ subsample and the label noise hits the rest, as for digits.
 import contextlib
 import json
 import os
+import pathlib
 import time
 
 import numpy as np
@@ -28,8 +31,11 @@ import keras
 
 from keras_remediation.backward_compatibility import sweep
 from keras_remediation.demos.settings import DIGITS_COMPATIBILITY
+from keras_remediation.evaluation import write_html_report
 
 DEFAULTS = DIGITS_COMPATIBILITY
+#: Smallest span of each axis of the trade-off plot (accuracy, BTC, BEC are shares in [0, 1]).
+MIN_AXIS_SPAN = 0.1
 DATASETS = ("digits", "fashion_mnist")
 # Names in printed lines and plot titles: (data set, one row, class).
 _NAMES = {
@@ -268,12 +274,13 @@ def _run(epochs, lambdas, seed, output_dir, verbose, batch_size, learning_rate, 
     with open(json_path, "w") as f:
         json.dump(result, f, indent=2)
     png_path = os.path.join(output_dir, "report.png")
-    sweep.plot_tradeoff(
+    _plot_tradeoff(
         table,
         png_path,
+        settings["test_rows"],
         title=(
             f"{title}, {int(round(100 * label_noise))}% noisy labels: accuracy vs compatibility "
-            "with h1 over λ_c"
+            f"with h1 over λ_c ({settings['test_rows']} test {rows_noun}, seed {seed})"
         ),
     )
     largest = int(np.argmax(table["lambda_c"].to_numpy()))
@@ -285,5 +292,52 @@ def _run(epochs, lambdas, seed, output_dir, verbose, batch_size, learning_rate, 
         overlap_path,
         title=f"Error overlap of h1 and h2 (λ_c = {table['lambda_c'].iloc[largest]:g}) per {class_noun}",
     )
-    log(f"Wrote {json_path}, {png_path} and {overlap_path}")
+    html_path = write_html_report(
+        os.path.join(output_dir, "report.html"),
+        f"{title}: backward-compatible update over λ_c",
+        [
+            ("Results", [
+                f"h1 accuracy {h1_accuracy:.3f} on {settings['test_rows']} test {rows_noun}. "
+                "BTC = examples both h1 and h2 get right / examples h1 gets right; BEC = "
+                "examples both get wrong / examples h2 gets wrong (bec_h1_errors: / examples "
+                "h1 gets wrong); new_errors: examples h1 gets right and h2 wrong.",
+                table.set_index("lambda_c"),
+            ]),
+            ("Figures", [pathlib.Path(png_path), pathlib.Path(overlap_path)]),
+            ("Settings", [json.dumps(settings)]),
+        ],
+    )
+    log(f"Wrote {json_path}, {png_path}, {overlap_path} and {html_path}")
     return result
+
+
+def _span(values, minimum=MIN_AXIS_SPAN, upper=1.0):
+    """Axis limits covering `values` with a margin, at least `minimum` wide, within [0, upper]."""
+    low, high = float(np.min(values)), float(np.max(values))
+    margin = max((high - low) * 0.15, (minimum - (high - low)) / 2, 0.005)
+    low, high = low - margin, high + margin
+    if high > upper:
+        low, high = low - (high - upper), upper
+    if low < 0:
+        low, high = 0.0, high - low
+    return low, min(high, upper + 0.005)
+
+
+def _plot_tradeoff(table, path, test_rows, title):
+    """`sweep.plot_tradeoff`, with axes spanning ≥ MIN_AXIS_SPAN and the denominators named."""
+    figure = sweep.plot_tradeoff(table, None, title=title)
+    h1_right = int(round(table.attrs["h1_accuracy"] * test_rows))
+    h2_errors = np.round((1.0 - table["accuracy"].to_numpy()) * test_rows).astype(int)
+    accuracy = list(table["accuracy"]) + [table.attrs["h1_accuracy"]]
+    labels = {
+        "btc": f"BTC = both right / h1 right (h1 right: {h1_right} examples)",
+        "bec": (f"BEC = both wrong / h2 wrong (h2 wrong: {h2_errors.min()}-{h2_errors.max()} "
+                "examples)"),
+    }
+    for axis, key in zip(figure.axes[:2], ("btc", "bec")):
+        axis.set_xlim(*_span(table[key].to_numpy()))
+        axis.set_ylim(*_span(accuracy))
+        axis.set_xlabel(labels[key])
+        axis.set_ylabel(f"h2 accuracy ({test_rows} test examples)")
+    figure.savefig(path, dpi=120)
+    return figure

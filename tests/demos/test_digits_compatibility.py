@@ -6,7 +6,11 @@ import pytest
 import keras
 
 from keras_remediation import cli
+from keras_remediation.demos import digits_compatibility
 from keras_remediation.demos import settings
+from html_testlib import rendered_dom
+from html_testlib import rendered_image_widths
+from html_testlib import require_chromium
 
 
 def test_compatibility_demo_short_run_writes_report(tmp_path, capsys):
@@ -31,6 +35,30 @@ def test_compatibility_demo_short_run_writes_report(tmp_path, capsys):
         assert (output_dir / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     printed = capsys.readouterr().out
     assert "lambda_c" in printed and "btc" in printed and "new_errors" in printed
+    require_chromium()
+    dom = rendered_dom(output_dir / "report.html")
+    assert "backward-compatible update over λ_c" in dom and "bec_h1_errors" in dom
+    assert "BEC = examples both get wrong / examples h2 gets wrong" in dom
+    assert len(rendered_image_widths(dom)) == 2 and min(rendered_image_widths(dom)) > 100
+
+
+def test_tradeoff_axes_span_at_least_a_tenth_and_name_the_denominators(tmp_path):
+    import pandas as pd
+
+    # Two λ_c whose scores differ by 1-2 of 540 test examples must not fill the axes.
+    table = pd.DataFrame({"lambda_c": [0.0, 2.0], "accuracy": [0.900, 0.9019],
+                          "btc": [0.950, 0.9537], "bec": [0.600, 0.6019]})
+    table.attrs["h1_accuracy"] = 0.85
+    figure = digits_compatibility._plot_tradeoff(table, tmp_path / "t.png", 540, "t")
+    btc_axis, bec_axis = figure.axes[:2]
+    for axis in (btc_axis, bec_axis):
+        low, high = axis.get_xlim()
+        assert high - low >= digits_compatibility.MIN_AXIS_SPAN - 1e-9
+        assert axis.get_ylim()[0] <= 0.85 <= axis.get_ylim()[1]  # h1's accuracy in view
+    assert btc_axis.get_xlim()[1] <= 1.005
+    assert "h1 right: 459 examples" in btc_axis.get_xlabel()
+    assert bec_axis.get_xlabel().startswith("BEC = both wrong / h2 wrong (h2 wrong: 53-54")
+    assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_demo_without_a_name_still_runs_the_adult_demo_with_its_defaults(monkeypatch):
