@@ -58,6 +58,28 @@ def test_blocked_equals_full_matrix(kernel, block_size, d):
     np.testing.assert_allclose(blocked_grad, full_grad, rtol=1e-5, atol=1e-6)
 
 
+class _ShapeRecordingKernel(GaussianKernel):
+    """A Gaussian kernel that records the row counts it is called on."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = []
+
+    def call(self, x, y):
+        self.rows.append((x.shape[0], y.shape[1]))
+        return super().call(x, y)
+
+
+def test_blocked_never_builds_the_full_matrix():
+    membership, predictions, weights = _grouped_inputs(15, n=40)
+    kernel = _ShapeRecordingKernel(0.2)
+    value = MMDLoss(kernel, block_size=16)(membership, predictions, weights)
+    assert kernel.rows and set(kernel.rows) == {(16, 40)}  # [16, 40] blocks, not [40, 40].
+    np.testing.assert_allclose(
+        to_numpy(value), mmd_ref(membership, predictions, weights, "gaussian", 0.2), rtol=1e-5
+    )
+
+
 def test_blocked_compiled_and_run_time_batch_size():
     """Inside `tf.function` (batch size unknown when traced) and `jax.jit` the value and the
     gradient are those of the full matrix; on torch, eager."""
