@@ -205,3 +205,34 @@ def test_a_node_stopping_mid_round_is_reported_and_the_round_ends_with_the_survi
 def test_min_nodes_timeout_must_not_be_negative():
     with pytest.raises(ValueError, match="`min_nodes_timeout` must be None or >= 0"):
         flower.FederatedStrategy(FedAvg(), lib.model_fn(), min_nodes_timeout=-1)
+
+
+def test_one_progress_line_per_round_and_no_skipped_evaluation_warning_when_central(caplog):
+    caplog.set_level("INFO", logger="flwr")
+    _run(num_rounds=2, fraction_evaluate=0.0, central_data_fn=lib.central_data)
+    lines = [r.getMessage() for r in caplog.records]
+    progress = [line for line in lines if line.startswith("[round ") and "/2]" in line]
+    assert [line.split("]")[0] for line in progress] == ["[round 1/2", "[round 2/2"]
+    for line in progress:
+        assert "train loss " in line and "| central loss " in line
+        assert line.rstrip().endswith("s") and "clients 3 ok, 0 failed" in line
+    assert not any("Federated evaluation will be skipped" in line for line in lines)
+    assert any("the server evaluates the global model centrally" in line for line in lines)
+    # Without central evaluation Flower's warning stays: evaluation is off entirely.
+    caplog.clear()
+    _run(num_rounds=1, fraction_evaluate=0.0)
+    assert "Federated evaluation will be skipped" in caplog.text
+
+
+def test_the_example_app_declares_the_failure_settings_server_app_reads():
+    import tomllib
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "federated" / "pyproject.toml"
+    config = tomllib.loads(example.read_text())["tool"]["flwr"]["app"]["config"]
+    for key in ("min-nodes", "min-nodes-timeout", "round-timeout", "fraction-train",
+                "fraction-evaluate", "accept-failures"):
+        assert key in config, key
+    run = _run_on_grid(num_clients=2, run_config=dict(
+        config, **{"num-server-rounds": 2, "min-nodes-timeout": 0.2, "local-epochs": 1}))
+    assert [r.train_clients for r in run.history.rounds] == [2, 1]
