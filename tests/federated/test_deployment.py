@@ -149,7 +149,10 @@ class _Deployment:
         self.started = time.monotonic()
         self.env = dict(os.environ, FLWR_HOME=str(root / "flwr-home"), KERAS_BACKEND="jax",
                         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-                        PYTHONUNBUFFERED="1")
+                        PYTHONUNBUFFERED="1",
+                        # XLA programs compiled in one ClientApp process serve the next ones
+                        JAX_COMPILATION_CACHE_DIR=str(root / "jax-cache"),
+                        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
         self.processes = {}
 
     def remaining(self):
