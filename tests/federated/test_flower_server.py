@@ -216,6 +216,7 @@ def test_one_progress_line_per_round_and_no_skipped_evaluation_warning_when_cent
     for line in progress:
         assert "train loss " in line and "| central loss " in line
         assert line.rstrip().endswith("s") and "clients 3 ok, 0 failed" in line
+        assert "accuracy " in line and "num_batches" not in line
     assert not any("Federated evaluation will be skipped" in line for line in lines)
     assert any("the server evaluates the global model centrally" in line for line in lines)
     # Without central evaluation Flower's warning stays: evaluation is off entirely.

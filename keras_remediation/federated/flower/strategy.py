@@ -98,9 +98,13 @@ _MIN_NODE_ATTRIBUTES = {
 }
 
 
+# Counters, not quality: left out of the progress line.
+_COUNTERS = (records.NUM_EXAMPLES_KEY, "num_examples", "num_batches")
+
+
 def _format_metrics(metrics, names=("loss", "min_diff_loss", "dissonance")):
     shown = [name for name in names if name in metrics]
-    shown += [n for n in sorted(metrics) if n not in shown and n != records.NUM_EXAMPLES_KEY
+    shown += [n for n in sorted(metrics) if n not in shown and n not in _COUNTERS
               and not isinstance(metrics[n], list)][:4]
     return " ".join(f"{name} {metrics[name]:.4f}" for name in shown)
 
