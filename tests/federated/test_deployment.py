@@ -105,7 +105,8 @@ APP_FILES = {
 
 
         def data_fn(partition_id, num_partitions, context):
-            time.sleep(float(context.run_config["client-delay"]))  # a round long enough to stop a node in
+            # A round long enough to stop a SuperNode in.
+            time.sleep(float(context.run_config["client-delay"]))
             return _data(partition_id)
 
 

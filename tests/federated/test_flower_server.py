@@ -7,7 +7,6 @@ import pytest
 
 pytest.importorskip("flwr")
 
-from flwr.app import RecordDict  # noqa: E402
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
 from flwr.serverapp.strategy import FedProx  # noqa: E402
 
@@ -176,7 +175,8 @@ def test_a_node_that_never_connects_the_round_runs_without_it_or_strict_runs_fai
     grid.disconnect(grid.get_node_ids()[1])
     strict = flower.server_app(lib.model_fn, min_nodes=2, min_nodes_timeout=0.2,
                                accept_failures=False)
-    with pytest.raises(flower.ClientFailureError, match=r"1 node\(s\) connected after 0.2 s, 2 required"):
+    expected = r"1 node\(s\) connected after 0.2 s, 2 required"
+    with pytest.raises(flower.ClientFailureError, match=expected):
         flower.run_on_grid(strict, grid)
 
 

@@ -86,7 +86,8 @@ class InProcessGrid(Grid):
         """
         if node_id not in self._node_ids:
             raise ValueError(
-                f"`node_id` must be a connected node, one of {self._node_ids}; received {node_id!r}."
+                f"`node_id` must be a connected node, one of {self._node_ids}; "
+                f"received {node_id!r}."
             )
         self._node_ids.remove(node_id)
 

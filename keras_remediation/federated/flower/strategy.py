@@ -20,7 +20,6 @@ wrapped strategy (FedAvg by default in `server_app`), and itself:
 """
 
 import contextlib
-
 import dataclasses
 import time
 from logging import INFO
