@@ -141,3 +141,22 @@ def test_bad_data_raises_as_group_report():
         group_metric_intervals([0, 1], [0.2], ["a", "b"])
     with pytest.raises(ValueError, match="probabilities"):
         group_metric_intervals([0, 1], [0.2, 3.0], ["a", "b"])
+
+
+def test_a_resample_that_draws_every_row_once_gives_the_point_values():
+    # The bootstrap evaluates fairlearn's functions on cell counts as sample weights: with
+    # every row drawn once they must reproduce MetricFrame's values on the rows themselves.
+    from keras_remediation.evaluation import intervals
+
+    labels, scores, groups = _synthetic(600)
+    table = group_metric_intervals(labels, scores, groups, thresholds=(0.4, 0.6), n_boot=0)
+    names = np.array(["a", "b"], dtype=object)
+    values = intervals._resample_values(
+        labels, scores, np.searchsorted(names, groups), names, [0.4, 0.6], np.ones(600)
+    )
+    for row in table.itertuples():
+        assert values[row.threshold, row.metric, row.group] == pytest.approx(row.value)
+    twice = intervals._resample_values(
+        labels, scores, np.searchsorted(names, groups), names, [0.4], np.full(600, 2.0)
+    )
+    assert twice[0.4, "fpr", "gap"] == pytest.approx(values[0.4, "fpr", "gap"])
