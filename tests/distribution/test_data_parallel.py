@@ -123,6 +123,17 @@ def test_tf_mirrored_min_diff_replicas_get_both_groups(tf_results):
     assert result["groups_per_replica"] == [[0.0, 1.0], [0.0, 1.0]]
     assert result["weights_moved"] > 1e-2
     assert result["logs"]["min_diff_loss"][0] > 1e-3
+    # The logged MinDiff loss is the mean of the replicas' values.
+    assert abs(result["logs"]["min_diff_loss"][0] - result["reference_mean_min_diff_loss"]) <= (
+        TOLERANCE
+    )
+
+
+def test_tf_mirrored_global_batch_size_is_divided_again_under_fit(tf_results):
+    """TF-MR's `global_batch_size` under `fit`: as one device with the weight over replicas."""
+    result = tf_results["counterfactual_global_batch_size"]
+    assert result["max_weight_difference_weight_over_replicas"] <= TOLERANCE
+    assert result["max_weight_difference_one_device"] > 1e-3
 
 
 def test_tf_save_and_load_after_mirrored_training(tf_results):

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 
 import scenarios_testlib as scenarios  # noqa: E402
+from keras_remediation.counterfactual.losses import PairwiseMSELoss  # noqa: E402
 from keras_remediation.min_diff.keras import MinDiffModel  # noqa: E402
 from keras_remediation.min_diff.keras.utils import pack_min_diff_data  # noqa: E402
 from keras_remediation.min_diff.keras.utils import unpack_min_diff_data  # noqa: E402
@@ -74,15 +75,18 @@ def per_replica_reference(model, steps):
     `loss` is the model's own `compute_loss` on one replica's rows (for MinDiff: its MinDiff
     batch), the SGD step is taken on the sum. Returns the trained weights.
     """
+    extra_losses = []
     for step in steps:
         with tf.GradientTape() as tape:
             total = 0.0
             for batch in step:
                 x, y = batch[0], batch[1]
                 y_pred = model(x, training=True)
+                extra_losses += [float(loss) for loss in model.losses]
                 total += model.compute_loss(x=x, y=y, y_pred=y_pred) / len(step)
         variables = model.trainable_variables
         model.optimizer.apply(tape.gradient(total, variables), variables)
+    per_replica_reference.extra_losses = extra_losses
     return [np.asarray(w) for w in model.original_model.get_weights()]
 
 
@@ -92,6 +96,20 @@ def halves(batches):
         return keras.tree.map_structure(
             lambda t: t[r * (len(t) // REPLICAS):(r + 1) * (len(t) // REPLICAS)], batch)
     return [[split(batch, r) for r in range(REPLICAS)] for batch in batches]
+
+
+def counterfactual_model(loss, loss_weight):
+    model = scenarios.CounterfactualModel(scenarios.binary_model(), loss=loss,
+                                          loss_weight=loss_weight)
+    return scenarios._compile(model)
+
+
+def counterfactual_data():
+    x, y, _, _ = scenarios.arrays()
+    counterfactual_x = x.copy()
+    counterfactual_x[:, 0] = -counterfactual_x[:, 0]
+    return scenarios.pack_counterfactual_data((x, y), (x, counterfactual_x),
+                                              batch_size=GLOBAL_BATCH, shuffle=False)
 
 
 def check_groups_per_replica(strategy):
@@ -113,6 +131,25 @@ def main():
             "max_weight_difference": scenarios.max_difference(single, multi),
             "logs_1": single_logs, f"logs_{REPLICAS}": multi_logs,
         }
+
+    # CLP with TF Model Remediation's `global_batch_size`: under `fit`, Keras divides by the
+    # replicas again, so the counterfactual term counts 1/R: as one device with weight w/R.
+    keras.utils.set_random_seed(scenarios.SEED)
+    with strategy.scope():
+        model = counterfactual_model(PairwiseMSELoss(global_batch_size=GLOBAL_BATCH), 2.0)
+    model.fit(counterfactual_data(), epochs=1, verbose=0, shuffle=False)
+    keras.utils.set_random_seed(scenarios.SEED)
+    divided = counterfactual_model("pairwise_mse_loss", 2.0 / REPLICAS)
+    divided.fit(counterfactual_data(), epochs=1, verbose=0, shuffle=False)
+    keras.utils.set_random_seed(scenarios.SEED)
+    undivided = counterfactual_model("pairwise_mse_loss", 2.0)
+    undivided.fit(counterfactual_data(), epochs=1, verbose=0, shuffle=False)
+    results["counterfactual_global_batch_size"] = {
+        "max_weight_difference_weight_over_replicas": scenarios.max_difference(
+            model.original_model.get_weights(), divided.original_model.get_weights()),
+        "max_weight_difference_one_device": scenarios.max_difference(
+            model.original_model.get_weights(), undivided.original_model.get_weights()),
+    }
 
     # Backward compatibility: the dissonance is a mean over the rows h1 gets right, per replica.
     model, multi, multi_logs = scenarios.run("backward_compatibility", strategy.scope())
@@ -137,8 +174,10 @@ def main():
     with strategy.scope():
         model = min_diff_model()
         initial = [np.asarray(w) for w in model.original_model.get_weights()]
+        # `steps_per_epoch`: without it the epoch ends on running out of data, and Keras
+        # counts one or two empty trailing steps into the logged means (not the weights).
         history = model.fit(strategy.distribute_datasets_from_function(replica_dataset),
-                            epochs=1, verbose=0)
+                            epochs=1, verbose=0, steps_per_epoch=len(replica_steps()))
     trained = [np.asarray(w) for w in model.original_model.get_weights()]
     reference_model = min_diff_model()
     reference_model.original_model.set_weights(initial)
@@ -154,6 +193,7 @@ def main():
         "max_weight_difference_global_one_device": scenarios.max_difference(
             trained, [np.asarray(w) for w in global_model.original_model.get_weights()]),
         "logs": history.history,
+        "reference_mean_min_diff_loss": float(np.mean(per_replica_reference.extra_losses)),
         "weights_moved": scenarios.max_difference(trained, initial),
         "groups_per_replica": check_groups_per_replica(strategy),
     }
