@@ -135,6 +135,24 @@ def check_finite_values(x, arg_name, hint=""):
     )
 
 
+def check_finite_leaves(structure, arg_name):
+    """Raises ValueError if a float leaf of the nested `structure` (arrays, tensors) has NaN
+    or infinite values known now; other leaves (integers, strings, None) are skipped."""
+    for leaf in keras.tree.flatten(structure):
+        if _is_float(leaf):
+            check_finite_values(leaf, arg_name)
+
+
+def _is_float(leaf):
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None:
+        return False
+    try:
+        return "float" in keras.backend.standardize_dtype(dtype)
+    except (TypeError, ValueError):
+        return False
+
+
 def check_sample_weight_values(sample_weight, arg_name="sample_weight"):
     """Raises ValueError if concrete `sample_weight` values are negative or not finite."""
     values = concrete_value(sample_weight)

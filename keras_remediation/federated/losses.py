@@ -16,12 +16,11 @@ not have raises `OutputNamesError`, which is both a KeyError (TFF's documented c
 TypeError (what TFF's tests expect).
 """
 
-import numbers
-
 import keras
 from keras import ops
 
 from keras_remediation.common import keras_internals
+from keras_remediation.common.validation import check_loss_weight
 
 
 def output_structure(outputs, model):
@@ -62,6 +61,7 @@ def check_loss(loss, output_count, output_names):
 
     Raises:
         TypeError: if `loss` is None or neither a loss, a list nor a dict.
+        ValueError: if a loss name is not a Keras loss's.
         OutputNamesError (KeyError and TypeError): if `loss` is a dict whose keys are not
             exactly the output names.
         ValueError: if `loss` is a list whose length is not the number of outputs.
@@ -80,8 +80,7 @@ def check_loss(loss, output_count, output_names):
                 f"output names, {sorted(output_names)}."
             )
         for key, value in loss.items():
-            if not _is_single_loss(value):
-                raise TypeError(f"`loss[{key!r}]` must be a Keras loss; received {value!r}.")
+            _check_single_loss(value, f"loss[{key!r}]")
         return
     if isinstance(loss, (list, tuple)):
         if len(loss) != output_count:
@@ -90,20 +89,29 @@ def check_loss(loss, output_count, output_names):
                 "output(s); give one loss per output."
             )
         for i, value in enumerate(loss):
-            if not _is_single_loss(value):
-                raise TypeError(f"`loss[{i}]` must be a Keras loss; received {value!r}.")
+            _check_single_loss(value, f"loss[{i}]")
         return
+    _check_single_loss(loss, "loss", " or a list or dict of them")
+
+
+def _check_single_loss(loss, label, alternatives=""):
+    expected = (
+        f"`{label}` must be a Keras loss (a `keras.losses.Loss`, a loss function or its "
+        f"name){alternatives}"
+    )
     if not _is_single_loss(loss):
-        raise TypeError(
-            f"`loss` must be a Keras loss (a `keras.losses.Loss`, a loss function or its name), "
-            f"or a list or dict of them; received {loss!r}."
-        )
+        raise TypeError(f"{expected}; received {loss!r} of type {type(loss).__name__}.")
+    if isinstance(loss, str):
+        try:
+            keras.losses.get(loss)
+        except ValueError:
+            raise ValueError(
+                f"{expected}; received {loss!r}, which is not a Keras loss name."
+            ) from None
 
 
 def _number(value, label):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{label}` must be a Python number; received {value!r}.")
-    return float(value)
+    return check_loss_weight(value, label, "the weight of a loss")
 
 
 def normalize_loss_weights(loss_weights, loss, output_count, output_names):
@@ -115,7 +123,7 @@ def normalize_loss_weights(loss_weights, loss, output_count, output_names):
 
     Raises:
         TypeError: for a weight that is not a number, or a structure that does not fit `loss`.
-        ValueError: for a list of the wrong length.
+        ValueError: for a list of the wrong length; a weight that is negative, NaN or infinite.
         OutputNamesError (KeyError and TypeError): for dict keys that are not output names.
     """
     if loss_weights is None:

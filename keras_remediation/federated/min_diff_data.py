@@ -13,17 +13,42 @@ with zero MinDiff weights: the client trains on its original loss, its MinDiff l
 import numpy as np
 import keras
 
+from keras_remediation.common.validation import check_finite_leaves
 from keras_remediation.min_diff.keras.utils import input_utils
 
 
-def _group_x(data):
-    """The inputs of a group given as `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` arrays."""
+def _group_x(data, arg_name, like_x):
+    """The inputs of a group given as `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` arrays,
+    checked: arrays with a batch dimension, float values finite, rows shaped like `like_x`'s.
+
+    Raises:
+        TypeError: if a leaf of `data` is not an array with a batch dimension.
+        ValueError: for NaN or infinite float values, or rows of another shape.
+    """
     if data is None:
         return None
     if isinstance(data, list):
         data = tuple(data)
     x, _, _ = input_utils.unpack_x_y_sample_weight(data)
+    leaves = keras.tree.flatten(x)
+    if not leaves or any(len(getattr(leaf, "shape", ())) == 0 for leaf in leaves):
+        raise TypeError(
+            f"`{arg_name}` must hold arrays with a batch dimension, as `x`, `(x,)`, `(x, y)` "
+            f"or `(x, y, sample_weight)`; received {type(data).__name__} {data!r:.60}."
+        )
+    check_finite_leaves(x, f"{arg_name} x")
+    if like_x is not None and keras.tree.is_nested(x) == keras.tree.is_nested(like_x):
+        for leaf, like in zip(leaves, keras.tree.flatten(like_x)):
+            if tuple(leaf.shape[1:]) != tuple(like.shape[1:]):
+                raise ValueError(
+                    f"`{arg_name} x` must have rows of shape {tuple(like.shape[1:])} like the "
+                    f"x of `original_dataset`; received {tuple(leaf.shape[1:])}."
+                )
     return x
+
+
+def _as_tuple(data):
+    return tuple(data) if isinstance(data, list) else data
 
 
 def _rows(x):
@@ -50,9 +75,18 @@ def pack_client_min_diff_data(original_dataset, sensitive_group_dataset,
         `pack_min_diff_data(original, sensitive, nonsensitive, **pack_kwargs)`; with a group
         missing, its MinDiff batches hold the other group's examples (or, with both missing,
         the client's own inputs) with weight 0, so the MinDiff loss is 0.
+
+    Raises:
+        TypeError: if a group is not arrays with a batch dimension.
+        ValueError: if float inputs of the original data or of a group are NaN or infinite,
+            or a group's rows are not shaped like the original inputs' rows; and what
+            `pack_min_diff_data` raises (e.g. an empty `original_dataset`).
     """
-    sensitive_x = _group_x(sensitive_group_dataset)
-    nonsensitive_x = _group_x(nonsensitive_group_dataset)
+    original_x, _, _ = input_utils.unpack_x_y_sample_weight(_as_tuple(original_dataset))
+    if original_x is not None and not isinstance(original_x, (str, bytes)):
+        check_finite_leaves(original_x, "original_dataset x")
+    sensitive_x = _group_x(sensitive_group_dataset, "sensitive_group_dataset", original_x)
+    nonsensitive_x = _group_x(nonsensitive_group_dataset, "nonsensitive_group_dataset", original_x)
     n_sensitive, n_nonsensitive = _rows(sensitive_x), _rows(nonsensitive_x)
     if n_sensitive and n_nonsensitive:
         return input_utils.pack_min_diff_data(

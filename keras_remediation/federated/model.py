@@ -45,6 +45,11 @@ import keras
 
 from keras_remediation.common import keras_internals
 from keras_remediation.common.remediation_model import RemediationModel
+from keras_remediation.common.validation import check_finite_leaves
+from keras_remediation.common.validation import check_finite_values
+from keras_remediation.common.validation import check_numeric
+from keras_remediation.common.validation import check_positive_int
+from keras_remediation.common.validation import check_sample_weight_values
 from keras_remediation.federated import input_spec as input_spec_lib
 from keras_remediation.federated import losses as losses_lib
 from keras_remediation.federated import metric_state as metric_state_lib
@@ -159,6 +164,69 @@ def _string_arrays_as_tensors(structure):
     )
 
 
+def _describe(data):
+    if isinstance(data, (tuple, list)):
+        return f"a {type(data).__name__} of {len(data)} element(s)"
+    if isinstance(data, dict):
+        return f"a dict with keys {sorted(map(str, data))}"
+    shape = getattr(data, "shape", None)
+    return f"a {type(data).__name__}" + ("" if shape is None else f" of shape {tuple(shape)}")
+
+
+def _check_client_data(data, arg_name="data"):
+    """Checks a client's data before any weight changes.
+
+    Arrays `(x, y)` or `(x, y, sample_weight)`: every row (float values finite, weights
+    finite and ≥ 0, equal row counts, at least one row). A `keras.utils.PyDataset`: at least
+    one batch, and its first batch as arrays. Other datasets (`tf.data`, generators) are
+    left to Keras.
+
+    Raises:
+        TypeError: for None, a string, a dict, a lone array or a tuple of another length.
+        ValueError: for the value errors above.
+    """
+    is_tuple = isinstance(data, (tuple, list)) and not hasattr(data, "_fields")
+    if (
+        data is None or isinstance(data, (str, bytes, dict)) or hasattr(data, "shape")
+        or (is_tuple and len(data) not in (2, 3))
+    ):
+        raise TypeError(
+            f"`{arg_name}` must be `(x, y)` or `(x, y, sample_weight)` arrays, a "
+            "keras.utils.PyDataset or a tf.data.Dataset of such batches (labels are needed to "
+            f"train and evaluate); received {_describe(data)}."
+        )
+    if isinstance(data, keras.utils.PyDataset):
+        if len(data) == 0:
+            raise ValueError(f"`{arg_name}` must have at least one batch; received none.")
+        batch = _first_batch(data)
+        if isinstance(batch, (tuple, list)):
+            _check_batch_values(batch, arg_name)
+        return
+    if not is_tuple:
+        return
+    _check_batch_values(data, arg_name)
+    rows = sorted({
+        int(leaf.shape[0]) for part in data if part is not None
+        for leaf in keras.tree.flatten(part) if len(getattr(leaf, "shape", ())) > 0
+    })
+    if len(rows) > 1:
+        raise ValueError(
+            f"`{arg_name}` must have the same number of rows in x, y and sample_weight; "
+            f"received {rows}."
+        )
+    if rows == [0]:
+        raise ValueError(f"`{arg_name}` must have at least one row; received 0 rows.")
+
+
+def _check_batch_values(batch, arg_name):
+    x, y, sample_weight = (tuple(batch) + (None,))[:3]
+    check_finite_leaves(x, f"{arg_name} x")
+    check_finite_leaves(y, f"{arg_name} y")
+    if sample_weight is not None:
+        check_numeric(sample_weight, f"{arg_name} sample_weight")
+        check_sample_weight_values(sample_weight, f"{arg_name} sample_weight")
+
+
 def _first_batch(data):
     """The first batch of `data` when it is cheap to read (arrays, PyDataset), else None."""
     if _is_array_tuple(data):
@@ -257,7 +325,9 @@ class FederatedModel:
         """Sets the exchanged weights from a list of arrays (as `get_weights`) or a name dict.
 
         Raises:
-            ValueError: on a wrong number of arrays, missing names or a shape mismatch.
+            TypeError: for an array that is not numeric.
+            ValueError: on a wrong number of arrays, missing names, a shape mismatch or NaN
+                or infinite values. Every array is checked before any weight is set.
         """
         if isinstance(weights, dict):
             missing = [name for name in self._weight_names if name not in weights]
@@ -269,12 +339,18 @@ class FederatedModel:
             raise ValueError(
                 f"Expected {len(self._weight_variables)} weight arrays; received {len(weights)}."
             )
+        arrays = []
         for name, variable, value in zip(self._weight_names, self._weight_variables, weights):
+            check_numeric(value, f"weights[{name!r}]")
             value = np.asarray(value)
             if value.shape != tuple(variable.shape):
                 raise ValueError(
-                    f"Weight {name!r} has shape {tuple(variable.shape)}; received {value.shape}."
+                    f"`weights[{name!r}]` must have shape {tuple(variable.shape)}; received "
+                    f"{value.shape}."
                 )
+            check_finite_values(value, f"weights[{name!r}]")
+            arrays.append(value)
+        for variable, value in zip(self._weight_variables, arrays):  # all checked: assign
             variable.assign(value.astype(variable.dtype))
 
     # Metrics ------------------------------------------------------------------------------------
@@ -340,6 +416,7 @@ class FederatedModel:
     # Local work ---------------------------------------------------------------------------------
 
     def _check_data(self, data):
+        _check_client_data(data)
         batch = _first_batch(data)
         if batch is None:
             return
@@ -384,11 +461,15 @@ class FederatedModel:
             count every local epoch, as TFF's do) and the metrics finalised from it.
 
         Raises:
-            ValueError: if `epochs` is not a positive int, or the first batch does not match
-                `input_spec`.
+            TypeError: if `epochs` is not an int; if `data` is not `(x, y)` or
+                `(x, y, sample_weight)` arrays or a dataset (see `_check_client_data`).
+            ValueError: if `epochs` is < 1; if the data is empty, its arrays differ in row
+                count, its float values are NaN or infinite or its weights negative (every
+                row of arrays; the first batch of a `PyDataset`; a `tf.data.Dataset` is not
+                read), or the first batch does not match `input_spec`. All before any
+                weight changes.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"`epochs` must be a positive int; received {epochs!r}.")
+        check_positive_int(epochs, "epochs")
         self._check_data(data)
         if reset_optimizer:
             self.reset_optimizer()
@@ -415,6 +496,9 @@ class FederatedModel:
 
         Returns:
             `FederatedResult` with the examples seen and the evaluation metric state.
+
+        Raises:
+            TypeError, ValueError: for bad `data`, as `train`.
         """
         self._check_data(data)
         arguments = self._fit_arguments(data)
@@ -561,7 +645,9 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
             the optimizer has the wrong type, or an `input_spec` leaf is not a spec or an
             array with a batch dimension, or `input_spec` has strings on JAX or PyTorch.
         ValueError: if `keras_model` was compiled, or `input_spec` does not have two
-            elements, or a loss list or `loss_weights` list has the wrong length.
+            elements or does not fit the model (e.g. a wrong feature count), or `loss` names
+            no Keras loss, or a loss list or `loss_weights` list has the wrong length, or a
+            loss weight is negative, NaN or infinite.
         OutputNamesError: (a KeyError, as TFF documents, and a TypeError, as TFF's tests
             expect) if `loss` is a dict whose keys are not the model's output names, or
             `loss_weights` names an unknown output.
@@ -584,7 +670,13 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
     # Build the model to learn its outputs, then check the losses against them.
     x = input_spec_lib.zeros_like_spec(spec.x)
     original_x = _original_inputs(keras_model, x)
-    outputs = keras_model(original_x, training=False)
+    try:
+        outputs = keras_model(original_x, training=False)
+    except ValueError as error:
+        raise ValueError(
+            f"`input_spec` does not fit `keras_model`: calling the model on inputs of the "
+            f"spec's structure, shapes and dtypes failed: {error}"
+        ) from error
     named_model = keras_model.original_model if isinstance(keras_model, RemediationModel) else keras_model
     count, output_names = losses_lib.output_structure(outputs, named_model)
     losses_lib.check_loss(loss, count, output_names)

@@ -134,3 +134,30 @@ def test_a_loss_object_on_a_multi_output_model_sees_the_whole_structures():
 
     loss, outputs, labels = _loss_after_weights(_two_outputs, Structured(), [Y, Y], 2.0)
     np.testing.assert_allclose(loss, 2.0 * np.mean((outputs[0] - labels[1]) ** 2), rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "loss_weights, error, message",
+    [
+        (float("nan"), ValueError, r"`loss_weights` must be a non-negative finite number"),
+        (-1.0, ValueError, r"`loss_weights` must be a non-negative finite number"),
+        (np.inf, ValueError, r"`loss_weights` must be a non-negative finite number"),
+        ("a", TypeError, r"`loss_weights` must be a non-negative finite number.*received 'a'"),
+        ([np.nan], ValueError, r"`loss_weights\[0\]` must be a non-negative finite number"),
+    ],
+)
+def test_bad_loss_weights_raise_named_errors(loss_weights, error, message):
+    with pytest.raises(error, match=message):
+        federated.from_keras_model(_single(), "mse", (X, Y), loss_weights=loss_weights)
+
+
+def test_unknown_loss_name_raises_naming_the_argument():
+    with pytest.raises(ValueError, match=r"`loss` must be a Keras loss.*received 'nonsense'"):
+        federated.from_keras_model(_single(), "nonsense", (X, Y))
+    with pytest.raises(ValueError, match=r"`loss\[1\]` must be a Keras loss.*received 'msee'"):
+        federated.from_keras_model(_two_outputs(), ["mse", "msee"], (X, [Y, Y]))
+
+
+def test_input_spec_that_does_not_fit_the_model_raises_naming_it():
+    with pytest.raises(ValueError, match=r"`input_spec` does not fit `keras_model`"):
+        federated.from_keras_model(_single(), "mse", (np.zeros((2, 3), "float32"), Y))

@@ -49,3 +49,20 @@ def test_raw_one_group_min_diff_batch_is_finite():
     result = lib.min_diff_model_fn().train(packed)
     assert np.isfinite(result.metrics["loss"])
     assert np.isfinite(result.metrics["min_diff_loss"])
+
+
+def test_bad_client_min_diff_data_raises_named_errors():
+    x, y, group = lib.X[:112], lib.Y[:112], lib.GROUP[:112]
+    sensitive, nonsensitive = x[group == 1], x[group == 0]
+    with pytest.raises(TypeError, match=r"`sensitive_group_dataset` must hold arrays"):
+        federated.pack_client_min_diff_data((x, y), "abc", nonsensitive)
+    with pytest.raises(TypeError, match=r"`nonsensitive_group_dataset` must hold arrays"):
+        federated.pack_client_min_diff_data((x, y), sensitive, [[1.0, 2.0]])
+    for missing in (None, nonsensitive):  # one group missing, or both present
+        with pytest.raises(ValueError, match=r"`sensitive_group_dataset x` must be finite"):
+            federated.pack_client_min_diff_data((x, y), sensitive * np.nan, missing)
+        with pytest.raises(ValueError, match=r"`sensitive_group_dataset x` must have rows of "
+                           r"shape \(5,\) like the x of `original_dataset`; received \(3,\)"):
+            federated.pack_client_min_diff_data((x, y), sensitive[:, :3], missing)
+    with pytest.raises(ValueError, match=r"`original_dataset x` must be finite"):
+        federated.pack_client_min_diff_data((x * np.nan, y), None, None)

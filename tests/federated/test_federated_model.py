@@ -118,3 +118,61 @@ def test_backward_compatibility_model_exchanges_only_h2():
     assert "dissonance" in result.metrics
     for got, want in zip(h1.get_weights(), h1_before):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "make_data, error, message",
+    [
+        (lambda x, y: (x * np.nan, y), ValueError, r"`data x` must be finite; received 320 NaN"),
+        (lambda x, y: (x, y * np.inf), ValueError, r"`data y` must be finite"),
+        (lambda x, y: (x, y, np.full(len(x), np.nan)), ValueError,
+         r"`data sample_weight` must be finite"),
+        (lambda x, y: (x, y, -np.ones(len(x))), ValueError,
+         r"`data sample_weight` must be non-negative"),
+        (lambda x, y: (x, y[:10]), ValueError, r"`data` must have the same number of rows in x, "
+         r"y and sample_weight; received \[10, 64\]"),
+        (lambda x, y: (x[:0], y[:0]), ValueError, r"`data` must have at least one row"),
+        (lambda x, y: x, TypeError, r"`data` must be `\(x, y\)` or `\(x, y, sample_weight\)`"),
+        (lambda x, y: (x,), TypeError, r"`data` must be `\(x, y\)`"),
+        (lambda x, y: None, TypeError, r"`data` must be `\(x, y\)`"),
+        (lambda x, y: "data", TypeError, r"`data` must be `\(x, y\)`"),
+        (lambda x, y: {"x": x, "y": y}, TypeError, r"`data` must be `\(x, y\)`"),
+    ],
+)
+def test_bad_client_data_raises_a_named_error_before_training(make_data, error, message):
+    model = lib.model_fn()
+    before = model.get_weights()
+    with pytest.raises(error, match=message):
+        model.train(make_data(lib.X[:64], lib.Y[:64]))
+    with pytest.raises(error, match=message):
+        model.evaluate(make_data(lib.X[:64], lib.Y[:64]))
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+    assert np.isfinite(model.train((lib.X[:64], lib.Y[:64])).metrics["loss"])
+
+
+def test_non_finite_first_batch_of_a_pydataset_raises():
+    from array_batches_testlib import ArrayBatches
+
+    model = lib.model_fn()
+    with pytest.raises(ValueError, match=r"`data x` must be finite"):
+        model.train(ArrayBatches((lib.X * np.nan, lib.Y), 16))
+
+
+def test_epochs_of_a_wrong_type_is_a_type_error():
+    model = lib.model_fn()
+    with pytest.raises(TypeError, match=r"`epochs` must be a positive int; received 1.0"):
+        model.train((lib.X, lib.Y), epochs=1.0)
+
+
+def test_set_weights_checks_every_array_before_assigning_any():
+    model = lib.model_fn()
+    before = model.get_weights()
+    bad_shape = [2 * w for w in before[:-1]] + [np.zeros((3,), "float32")]
+    with pytest.raises(ValueError, match=r"shape"):
+        model.set_weights(bad_shape)
+    non_finite = [2 * w for w in before[:-1]] + [np.full_like(before[-1], np.nan)]
+    with pytest.raises(ValueError, match=r"`weights\['0003.bias'\]` must be finite"):
+        model.set_weights(non_finite)
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)

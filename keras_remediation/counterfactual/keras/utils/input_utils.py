@@ -29,7 +29,7 @@ from keras_remediation.common import structures
 from keras_remediation.common.batching import batches
 from keras_remediation.common.batching import is_tf_dataset
 from keras_remediation.common.batching import kind_of_all
-from keras_remediation.common.validation import check_finite_values
+from keras_remediation.common.validation import check_finite_leaves
 from keras_remediation.common.validation import check_sample_weight_values
 from keras_remediation.counterfactual.keras.utils import structure_utils
 
@@ -156,21 +156,11 @@ def validate_counterfactual_batch(batch, arg_name="counterfactual_data"):
             f"rows (row i of one is the counterfactual of row i of the other); received row "
             f"counts {sorted(sizes)}."
         )
-    for part, part_name in ((batch[0], "original_x"), (batch[1], "counterfactual_x")):
-        for leaf in keras.tree.flatten(part):
-            if _is_float(leaf):
-                check_finite_values(leaf, f"{arg_name} {part_name}")
+    check_finite_leaves(batch[0], f"{arg_name} original_x")
+    check_finite_leaves(batch[1], f"{arg_name} counterfactual_x")
     if len(batch) == 3 and batch[2] is not None:
         check_sample_weight_values(batch[2], f"{arg_name} sample_weight")
     return batch
-
-
-def _is_float(leaf):
-    dtype = getattr(leaf, "dtype", None)
-    try:
-        return dtype is not None and "float" in keras.backend.standardize_dtype(dtype)
-    except (TypeError, ValueError):
-        return False
 
 
 def _map_structure(function, struct):
