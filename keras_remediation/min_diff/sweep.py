@@ -16,6 +16,8 @@ import time
 import numpy as np
 import keras
 
+from keras_remediation.common.validation import check_positive_int
+
 #: Columns of the table returned by `min_diff_weight_sweep`, in order.
 SWEEP_COLUMNS = (
     "weight", "seed", "auc", "accuracy", "fpr_gap", "fnr_gap", "fpr", "fnr", "min_diff_loss",
@@ -107,7 +109,8 @@ def min_diff_weight_sweep(
             neither None nor a callable, or `build_model()` does not return a `keras.Model`.
         ValueError: if `weights` or `seeds` is empty or repeats a value, a weight is
             negative or not finite, `epochs`, `batch_size` or `min_diff_batch_size` is not a
-            positive int, or for the data errors of `pack_min_diff_data` and `group_report`.
+            positive int, `training_data` or `testing_data` is not an `(x, y)` pair, or for
+            the data errors of `pack_min_diff_data` and `group_report`.
         ImportError: if pandas or fairlearn is missing (the `report` extra).
     """
     import pandas as pd
@@ -120,8 +123,7 @@ def min_diff_weight_sweep(
     for name, value in (
         ("epochs", epochs), ("batch_size", batch_size), ("min_diff_batch_size", min_diff_batch_size)
     ):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+        check_positive_int(value, name)
     if not callable(build_model):
         raise TypeError(f"`build_model` must be a callable; received {build_model!r}.")
     if loss is not None and not callable(loss):
@@ -131,6 +133,12 @@ def min_diff_weight_sweep(
         )
     make_loss = loss or (lambda: min_diff.losses.MMDLoss(kernel="gaussian"))
     make_optimizer = optimizer or (lambda: keras.optimizers.Adam(1e-3))
+    for name, data in (("training_data", training_data), ("testing_data", testing_data)):
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise ValueError(
+                f"`{name}` must be a pair (x, y) of arrays; received {type(data).__name__}"
+                + (f" of length {len(data)}." if isinstance(data, (tuple, list)) else ".")
+            )
     x, y = training_data
     x_test, y_test = testing_data
     y_test = np.asarray(y_test).reshape(-1)

@@ -110,12 +110,19 @@ def test_plot_writes_two_panels_with_the_front(tmp_path):
         ({"seeds": [1.5]}, TypeError, "`seeds` must hold ints"),
         ({"epochs": 0}, ValueError, "`epochs` must be a positive int"),
         ({"loss": "mmd"}, TypeError, "`loss` must be None"),
+        ({"training_data": "xy"}, ValueError, "`training_data` must be a pair"),
+        ({"testing_data": (1, 2, 3)}, ValueError, "`testing_data` must be a pair .* length 3"),
     ],
 )
 def test_bad_arguments_raise_naming_them(kwargs, error, message):
     x, y, groups = _data(20, 0)
+    arguments = {"training_data": (x, y), "testing_data": (x, y)}
+    arguments.update({k: kwargs.pop(k) for k in list(kwargs) if k in arguments})
     with pytest.raises(error, match=message):
-        sweep.min_diff_weight_sweep(_build, (x, y), x[:4], x[4:8], (x, y), groups, **kwargs)
+        sweep.min_diff_weight_sweep(
+            _build, arguments["training_data"], x[:4], x[4:8], arguments["testing_data"],
+            groups, **kwargs
+        )
 
 
 def test_summary_rejects_other_tables():
