@@ -4,9 +4,9 @@ Checked on Keras 3.15.1 (the version CI installs; `pyproject.toml` bounds Keras 
 versions tested). Each function names the private attributes it touches, so that a Keras
 upgrade that moves one of them breaks here, in one place, and in the tests of this module:
 
-- `Layer._losses`, `Layer._loss_ids`, `Layer._losses_override` and the stateless scope's
-  `losses`: how `add_loss` records losses in eager mode, in TensorFlow graphs and under JAX's
-  `stateless_call`.
+- `Layer._losses`, `Layer._loss_ids`, `Layer._losses_override`, `Layer._clear_losses` and the
+  stateless scope's `losses`: how `add_loss` records losses in eager mode, in TensorFlow graphs
+  and under JAX's `stateless_call`, and how Keras forgets them.
 - `Layer._layers` and `Layer._flatten_layers`: which sublayers a model tracks.
 - `keras.src.models.functional.Functional`: the class that `keras.Model(inputs, outputs)`
   subclasses are turned into.
@@ -61,6 +61,16 @@ def forget_own_loss_ids(layer):
     """
     if keras.src.backend.in_stateless_scope():
         layer._loss_ids.clear()
+
+
+def clear_losses(layer):
+    """Forgets the losses `layer` and its sublayers added (Keras's `Layer._clear_losses`).
+
+    Keras clears them only when the next outermost call starts; until then the last step's
+    loss tensors stay in `Layer._losses`, where `torch.compile` guards on them as inputs of the
+    next compiled step, and recompiles it when they are freed.
+    """
+    layer._clear_losses()
 
 
 @contextlib.contextmanager

@@ -314,7 +314,9 @@ class RemediationModel(keras.Model):
 
     @property
     def losses(self):
-        losses = super().losses
+        # The getter is called directly: `torch.compile` cannot trace `super().losses` and
+        # would run all of `compute_loss` eagerly.
+        losses = keras.layers.Layer.losses.__get__(self, type(self))
         self._mark_extra_loss_used()
         return losses
 
@@ -342,6 +344,25 @@ class RemediationModel(keras.Model):
                     total = total + keras.ops.cast(distribution.scale_for_replicas(loss),
                                                    total.dtype)
         return total
+
+    # The extra losses of a step are dropped when it ends: left in `Layer._losses` until the
+    # next call, they would be inputs of the next step, and `torch.compile` recompiles the
+    # step whenever the tensors it guarded on are freed (every step, until its cache limit).
+
+    def train_step(self, *args):
+        logs = super().train_step(*args)
+        keras_internals.clear_losses(self)
+        return logs
+
+    def test_step(self, *args):
+        logs = super().test_step(*args)
+        keras_internals.clear_losses(self)
+        return logs
+
+    def predict_step(self, *args):
+        outputs = super().predict_step(*args)
+        keras_internals.clear_losses(self)
+        return outputs
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Keras's metrics; without side data in `x`, the extra-loss metrics are left out."""
