@@ -7,7 +7,6 @@ trains it with Keras's `fit`: the training step, its compilation (`jax.jit`, `tf
 the progress bar and the validation are Keras's, as for the models.
 """
 
-import numbers
 
 import numpy as np
 import keras
@@ -18,6 +17,7 @@ from keras_remediation.backward_compatibility.losses import h1_correct_mask
 from keras_remediation.backward_compatibility.losses import static_output_shape
 from keras_remediation.backward_compatibility.models import BCNewErrorCompatibilityModel
 from keras_remediation.common.tensor_utils import concrete_value
+from keras_remediation.common.validation import check_positive_int
 from keras_remediation.common.validation import check_sample_weight_values
 
 #: The per-epoch lists `bc_fit` returns (the `val_` ones with a `testing_set`).
@@ -263,10 +263,8 @@ def bc_fit(
         raise TypeError(f"`h2` must be a keras.Model; received {type(h2).__name__}.")
     if training_set is None:
         raise ValueError("`training_set` is required: batches (x, y) or (x, y, sample_weight).")
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"`epochs` must be a positive integer; received {epochs!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
     if bc_loss is None:
         raise ValueError(
             "`bc_loss` is required: e.g. `BCCrossEntropyLoss(h1, h2, lambda_c)`."

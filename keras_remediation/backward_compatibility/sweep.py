@@ -8,7 +8,6 @@ both models get right, only h1 (the new errors), only h2, and neither. pandas an
 `Figure`s drawn with the Agg renderer (no pyplot, no display).
 """
 
-import numbers
 import os
 
 import numpy as np
@@ -16,6 +15,7 @@ import keras
 
 from keras_remediation.backward_compatibility import scores as bc_scores
 from keras_remediation.backward_compatibility.losses import check_lambda_c
+from keras_remediation.common.validation import check_positive_int
 
 #: Columns of the table returned by `lambda_sweep`, in order.
 SWEEP_COLUMNS = (
@@ -140,8 +140,7 @@ def lambda_sweep(
 
     values = _check_lambdas(lambdas)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
+        check_positive_int(value, name)
     if not callable(build_h2):
         raise TypeError(f"`build_h2` must be a callable returning a keras.Model; received {build_h2!r}.")
     x_test, y_test = _split_xy(testing_data, "testing_data")[:2]

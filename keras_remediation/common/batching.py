@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import keras
 
+from keras_remediation.common.validation import check_positive_int
+
 
 def is_tf_dataset(obj):
     """True for a `tf.data.Dataset`; never imports TensorFlow (a dataset implies it is loaded)."""
@@ -90,9 +92,7 @@ class ArrayBatches:
         self.num_rows = sizes.pop()
         if self.num_rows == 0:
             raise ValueError(f"`{arg_name}` must have at least one row; received 0 rows.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int; received {batch_size!r}.")
-        self.batch_size = batch_size
+        self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle = shuffle
         if seed is None:
             # NumPy's global generator, which `keras.utils.set_random_seed` seeds, as `fit`'s
