@@ -130,7 +130,8 @@ def write_fairness_report(
             ("Settings", [json.dumps(settings)]),
         ],
     )
-    log(f"Wrote {json_path}, {png_path} and {html_path}")
+    written = [json_path, png_path, *map(str, extra_figures)]
+    log(f"Wrote {', '.join(written)} and {html_path}")
     return result
 
 
