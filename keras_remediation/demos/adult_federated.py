@@ -412,7 +412,7 @@ def plot_convergence(histories, path, *, title=None):
                 rounds, values = zip(*points)
                 axis.plot(rounds, values, marker="o", label=labels.get(name, name))
         axis.set_xlabel("round (0: initial weights)")
-        axis.set_ylabel(f"test {metric}")
+        axis.set_ylabel(f"test {'AUC' if metric == 'auc' else metric}")
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(title or "Global model per round")
