@@ -29,7 +29,7 @@ test: $(VENV)/.installed
 	exit $$status
 
 # The end-to-end deployment test alone (SuperLink + 2 SuperNodes over TLS with node
-# authentication, about 3 minutes); `make test` runs it once, in its JAX pass.
+# authentication, 2 to 3 minutes); `make test` runs it once, in its JAX pass.
 test-deploy: $(VENV)/.installed
 	KERAS_BACKEND=jax $(PY) -m pytest tests/federated/test_deployment.py $(PYTEST_ARGS)
 

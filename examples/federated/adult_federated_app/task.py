@@ -7,6 +7,7 @@ model (`tools.tutorials_utils.uci`), `min_diff.keras.MinDiffModel`, and
 """
 
 import functools
+import os
 
 import keras
 
@@ -28,12 +29,24 @@ def _config(context):
         "partition_column": str(config.get("partition-column", "education")) or None,
         "train_sample": float(config.get("train-sample", 1.0)),
         "seed": int(config.get("seed", 1)),
+        "jax_compilation_cache": str(config.get("jax-compilation-cache", "")),
     }
+
+
+def _share_compiled_programs(directory):
+    """With JAX, keeps compiled XLA programs in `directory` for the next processes: a
+    deployment SuperNode starts a new ClientApp process for every message (see README.md)."""
+    if directory and keras.backend.backend() == "jax":
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", os.path.expanduser(directory))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def model_fn(context):
     """A new `FederatedModel`: the income model, in a MinDiffModel when `use-min-diff`."""
     config = _config(context)
+    _share_compiled_programs(config["jax_compilation_cache"])
     keras.utils.set_random_seed(config["seed"])  # the same initial weights everywhere
     model = uci.get_uci_model()
     if config["use_min_diff"]:
