@@ -61,13 +61,13 @@ def _step(loss, membership, logits):
         m = tf.constant(membership)
 
         @tf.function
-        def fn(z):
+        def value_and_grad(z):
             with tf.GradientTape() as tape:
                 tape.watch(z)
                 value = loss(m, tf.sigmoid(z))
             return value, tape.gradient(value, z)
 
-        return lambda: [t.numpy() for t in fn(z)]
+        return lambda: [t.numpy() for t in value_and_grad(z)]
     import torch
 
     z = torch.tensor(logits, requires_grad=True)

@@ -204,16 +204,17 @@ class MMDLoss(MinDiffLoss):
             standard deviation of order `1/√F`, independent of `n`. The frequencies are fixed
             for the loss's lifetime, so the loss is the exact MMD for the kernel
             `k̃(x, y) = φ(x)ᵀφ(y)`: never negative, deterministic, with gradients that do not
-            jump from step to step; its kernel error is at most of order
-            `√(D·log F / F)` uniformly over bounded predictions (Rahimi and Recht, claim 1).
+            jump from step to step; with high probability its kernel error is at most of
+            order `√(D·log F / F)` uniformly over bounded predictions, up to factors in the
+            kernel length and the predictions' range (Rahimi and Recht, claim 1).
             Use it when the batch is too large for the matrix (thousands of MinDiff rows);
             for a few hundred rows the quadratic estimator is both exact and cheaper. Not for
             the Laplacian kernel: its spectrum (Cauchy) has no finite second moment, so the
             features' gradient, which scales with `ω`, has an infinite variance.
         Gretton et al.'s linear-time statistic MMD²_l (§6) is not offered: it needs as many
         rows of each group, paired in a random order, while MinDiff batches have unequal,
-        weighted groups (often stored group by group); its value can be negative and its
-        variance is of order 1/n with a constant far above the random-feature error.
+        weighted groups (`pack_min_diff_data` stores them group by group), and its value
+        can be negative.
 
     Args (positional in this order, as in TF Model Remediation):
         kernel: `'gaussian'` (default) or `'laplacian'` (also `'gauss'`, `'laplace'`, with an
