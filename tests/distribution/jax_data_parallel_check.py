@@ -60,6 +60,21 @@ def main():
         "logs_1": single_logs, "logs_4": multi_logs,
     }
 
+    # ModelParallel: the original model's hidden layer split over a "model" axis (2 x 2 mesh).
+    mesh = keras.distribution.DeviceMesh((2, 2), ["batch", "model"], devices=devices)
+    layout_map = keras.distribution.LayoutMap(mesh)
+    layout_map[".*hidden/kernel"] = (None, "model")
+    layout_map[".*hidden/bias"] = ("model",)
+    model_parallel = keras.distribution.ModelParallel(layout_map=layout_map,
+                                                      batch_dim_name="batch")
+    _, single, single_logs = scenarios.run("min_diff", contextlib.nullcontext(), hidden=8)
+    model, multi, multi_logs = scenarios.run("min_diff", model_parallel.scope(), hidden=8)
+    results["min_diff_model_parallel"] = {
+        "max_weight_difference": scenarios.max_difference(single, multi),
+        "logs_1": single_logs, "logs_4": multi_logs,
+        "kernel_spec": str(model.original_model.layers[0].kernel.value.sharding.spec),
+    }
+
     # A batch that 4 devices cannot split evenly: JAX's error, not a silent wrong step.
     with data_parallel.scope():
         try:

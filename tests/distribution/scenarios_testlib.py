@@ -37,8 +37,8 @@ def arrays():
 def binary_model(hidden=8):
     return keras.Sequential([
         keras.Input((FEATURES,)),
-        keras.layers.Dense(hidden, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
+        keras.layers.Dense(hidden, activation="relu", name="hidden"),
+        keras.layers.Dense(1, activation="sigmoid", name="output"),
     ])
 
 
@@ -62,8 +62,8 @@ def min_diff_data(batch_size=BATCH_SIZE, min_diff_batch_size=8):
     )
 
 
-def min_diff(data=None):
-    model = _compile(MinDiffModel(binary_model(), MMDLoss("gaussian"), loss_weight=2.0))
+def min_diff(data=None, hidden=8):
+    model = _compile(MinDiffModel(binary_model(hidden), MMDLoss("gaussian"), loss_weight=2.0))
     data = min_diff_data() if data is None else data
     history = model.fit(data, epochs=1, verbose=0, shuffle=False)
     return model, history.history

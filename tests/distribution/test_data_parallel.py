@@ -85,6 +85,13 @@ def test_jax_tf_data_packed_min_diff_trains_like_one_device(jax_results):
     _assert_logs_close(result["logs_1"], result["logs_4"])
 
 
+def test_jax_model_parallel_layout_of_the_original_model_trains_like_one_device(jax_results):
+    result = jax_results["min_diff_model_parallel"]
+    assert "model" in result["kernel_spec"]  # the kernel really is split
+    assert result["max_weight_difference"] <= TOLERANCE
+    _assert_logs_close(result["logs_1"], result["logs_4"])
+
+
 def test_jax_batch_that_devices_cannot_split_is_an_error(jax_results):
     error = jax_results["indivisible_batch_error"]
     assert error is not None and "evenly divide" in error
