@@ -100,6 +100,16 @@ class ArrayBatches:
             seed = int(np.random.randint(0, 2**31 - 1))
         self.rng = np.random.default_rng(seed)
         self.order = self._new_order()
+        # NumPy copies of the leaves, made once (not per batch), and how to rebuild `data`.
+        self._leaves = [_as_numpy(leaf) for leaf in keras.tree.flatten(data)]
+        if type(data) is tuple and len(self._leaves) == len(data) and all(
+            entry is None or hasattr(entry, "shape") for entry in data
+        ):
+            self._rebuild = tuple  # a flat tuple, the usual case
+        elif hasattr(data, "shape"):
+            self._rebuild = lambda leaves: leaves[0]  # a single array
+        else:
+            self._rebuild = lambda leaves: keras.tree.pack_sequence_as(data, leaves)
 
     def _new_order(self):
         if self.shuffle:
@@ -111,16 +121,16 @@ class ArrayBatches:
 
     def get(self, index):
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return keras.tree.map_structure(lambda leaf: _take_rows(leaf, rows), self.data)
+        return self._rebuild([None if leaf is None else leaf[rows] for leaf in self._leaves])
 
     def on_epoch_end(self):
         self.order = self._new_order()
 
 
-def _take_rows(leaf, rows):
-    if leaf is None:
-        return None
-    return np.asarray(keras.ops.convert_to_numpy(leaf) if not isinstance(leaf, np.ndarray) else leaf)[rows]
+def _as_numpy(leaf):
+    if leaf is None or isinstance(leaf, np.ndarray):
+        return leaf
+    return np.asarray(keras.ops.convert_to_numpy(leaf))
 
 
 def _describe_value(value):

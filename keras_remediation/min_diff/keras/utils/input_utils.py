@@ -33,6 +33,7 @@ Differences from TF Model Remediation (each can be turned off where it changes r
 """
 
 import collections
+import functools
 import collections.abc
 
 import numpy as np
@@ -307,6 +308,18 @@ def _check_group_features(s_x, n_x, s_label, n_label):
             )
 
 
+@functools.lru_cache(maxsize=64)
+def _membership_and_ones(s_rows, n_rows):
+    """`([s_rows + n_rows, 1] of 1.0 then 0.0, [s_rows + n_rows, 1] of 1.0)`, float32.
+
+    Cached: built once per pair of group sizes, not per batch (Keras copies batches, never
+    writes into them).
+    """
+    membership = np.zeros((s_rows + n_rows, 1), "float32")
+    membership[:s_rows] = 1.0
+    return membership, np.ones((s_rows + n_rows, 1), "float32")
+
+
 def _group_weight(x, weight, label):
     """A group batch's weights as `[rows, 1]` float32, 1.0 where the group has none."""
     rows = _num_rows(x)
@@ -329,9 +342,9 @@ def _concat_groups(sensitive_batch, nonsensitive_batch, s_label, n_label):
     _check_group_features(s_x, n_x, s_label, n_label)
     x = _map_paired(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)], axis=0), s_x, n_x)
     s_rows, n_rows = _num_rows(s_x), _num_rows(n_x)
-    membership = np.concatenate(
-        [np.ones((s_rows, 1), "float32"), np.zeros((n_rows, 1), "float32")], axis=0
-    )
+    membership, ones = _membership_and_ones(s_rows, n_rows)
+    if s_w is None and n_w is None:
+        return x, membership, ones
     weight = np.concatenate(
         [_group_weight(s_x, s_w, s_label), _group_weight(n_x, n_w, n_label)], axis=0
     )
