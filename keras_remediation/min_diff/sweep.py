@@ -105,11 +105,11 @@ def min_diff_weight_sweep(
         `seconds` of training. `df.attrs` holds `threshold`, `epochs` and `test_examples`.
 
     Raises:
-        TypeError: if `weights` or `seeds` is not a sequence of numbers / ints, `loss` is
-            neither None nor a callable, or `build_model()` does not return a `keras.Model`.
+        TypeError: if `weights` or `seeds` is not a sequence of numbers / ints, `epochs`,
+            `batch_size` or `min_diff_batch_size` is not an int, `loss` is neither None nor a
+            callable, or `build_model()` does not return a `keras.Model`.
         ValueError: if `weights` or `seeds` is empty or repeats a value, a weight is
-            negative or not finite, `epochs`, `batch_size` or `min_diff_batch_size` is not a
-            positive int, `training_data` or `testing_data` is not an `(x, y)` pair, or for
+            negative or not finite, `epochs`, `batch_size` or `min_diff_batch_size` is < 1, `training_data` or `testing_data` is not an `(x, y)` pair, or for
             the data errors of `pack_min_diff_data` and `group_report`.
         ImportError: if pandas or fairlearn is missing (the `report` extra).
     """

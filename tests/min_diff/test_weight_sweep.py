@@ -110,6 +110,7 @@ def test_plot_writes_two_panels_with_the_front(tmp_path):
         ({"weights": "0,1"}, TypeError, "`weights` must be a non-empty sequence"),
         ({"seeds": [1.5]}, TypeError, "`seeds` must hold ints"),
         ({"epochs": 0}, ValueError, "`epochs` must be a positive int"),
+        ({"batch_size": 2.0}, TypeError, "`batch_size` must be a positive int"),
         ({"loss": "mmd"}, TypeError, "`loss` must be None"),
         ({"training_data": "xy"}, ValueError, "`training_data` must be a pair"),
         ({"testing_data": (1, 2, 3)}, ValueError, "`testing_data` must be a pair .* length 3"),
