@@ -600,8 +600,11 @@ def _tf_num_rows(tensor):
     return tf.shape(tensor)[0]
 
 
-def _tf_with_membership(dataset, membership_value, label):
-    """Maps a group's `x` / `(x, y[, w])` batches to `(x, membership, weight)`."""
+def _tf_with_membership(dataset, membership_value, label, check_weights=True):
+    """Maps a group's `x` / `(x, y[, w])` batches to `(x, membership, weight)`.
+
+    With `check_weights`, given weights are asserted finite and non-negative in the same map.
+    """
     tf = _tf()
 
     def with_membership(*batch):
@@ -619,6 +622,8 @@ def _tf_with_membership(dataset, membership_value, label):
             )
             with tf.control_dependencies([check]):
                 weight = tf.identity(weight)
+            if check_weights:
+                weight = _tf_checked_weight(weight, label)
         return x, membership, weight
 
     return dataset.map(with_membership)
@@ -751,13 +756,11 @@ def _tf_build(is_dict, pairs, mode):
         s_label, n_label = _label(_SENSITIVE, key), _label(_NONSENSITIVE, key)
         _check_tf_group_specs(sensitive, nonsensitive, s_label, n_label)
         for dataset, value, label in ((sensitive, 1.0, s_label), (nonsensitive, 0.0, n_label)):
-            dataset = _tf_with_membership(dataset, value, label)
             # Reads the first batch now: an empty group or bad weights raise here, not in `fit`.
-            check_sample_weight_values(_tf_first(dataset, label)[2], f"{label} sample_weight")
-            # Later batches are checked as they are read (every backend).
-            mapped.append(
-                dataset.map(lambda x, m, w, label=label: (x, m, _tf_checked_weight(w, label)))
-            )
+            first = _tf_first(_tf_with_membership(dataset, value, label, False), label)
+            check_sample_weight_values(first[2], f"{label} sample_weight")
+            # Later batches' weights, where given, are checked as they are read (every backend).
+            mapped.append(_tf_with_membership(dataset, value, label))
         keys.append(key)
 
     def combine(*parts):
