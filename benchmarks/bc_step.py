@@ -1,29 +1,35 @@
-"""Time per training step of a backward-compatibility model against plain training of h2.
+"""Time per `fit` step of a backward-compatibility model against plain training of h2.
 
 Run by hand (not part of the tests), once per backend:
 
     KERAS_BACKEND=jax .venv/bin/python benchmarks/bc_step.py
 
 or `make bench` for all three. Models h1 and h2: dense 20→64→64→10 (relu, softmax), Adam,
-sparse categorical cross-entropy, batches of 128 rows. Timed: a plain training step of h2, one
-inference pass of h1 on the batch (`predict_on_batch`, compiled), and a training step of
-`BCNewErrorCompatibilityModel(h2, h1=h1, lambda_c=1.0)`. The target: BC step ≤ 1.1 × (plain h2
-step + h1 inference).
-
-Method: `step_timing.per_step_seconds` (fit on one fixed batch, difference of a short and a long
-fit, median of several runs); h1's pass with `step_timing.per_call_seconds`.
+sparse categorical cross-entropy, batches of 128 rows. Timed, interleaved in one run
+(`step_timing.time_cases`), on the data users pass to `fit` (a tf.data dataset, arrays with
+`batch_size=128`, a `keras.utils.PyDataset`, and one fixed batch as the lower bound): a plain
+training step of h2 and a training step of `BCNewErrorCompatibilityModel(h2, h1=h1,
+lambda_c=1.0)`; and one inference pass of h1 on a batch (`predict_on_batch`, compiled). The
+target: BC step ≤ 1.1 × (plain h2 step + h1 inference).
 """
 
 import argparse
-import os
 
 import numpy as np
 import keras
 
 from keras_remediation.backward_compatibility import BCNewErrorCompatibilityModel
+from min_diff_step import ArrayPyDataset
+from step_timing import Case
+from step_timing import FixedBatch
 from step_timing import add_arguments
+from step_timing import header
+from step_timing import load_line
 from step_timing import per_call_seconds
-from step_timing import per_step_seconds
+from step_timing import time_cases
+
+ROWS = 128
+KINDS = ("tf.data", "arrays", "pydataset", "fixed")
 
 
 def _model():
@@ -42,31 +48,51 @@ def _compiled(model):
     return model
 
 
+def _data(kind, x, y, steps):
+    if kind == "tf.data":
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(ROWS), {}
+    if kind == "arrays":
+        return (x, y), {"batch_size": ROWS}
+    if kind == "pydataset":
+        return ArrayPyDataset((x, y), ROWS), {}
+    return FixedBatch((x[:ROWS], y[:ROWS]), steps), {}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
+    parser.add_argument("--kinds", default=",".join(KINDS))
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(128, 20)).astype("float32")
-    y = rng.integers(0, 10, size=(128,)).astype("int32")
+    x = rng.normal(size=(ROWS * args.long, 20)).astype("float32")
+    y = rng.integers(0, 10, size=(ROWS * args.long,)).astype("int32")
 
     h1 = _compiled(_model())
-    h1.fit(x, y, epochs=3, verbose=0)
-    plain = per_step_seconds(_compiled(_model()), (x, y), args.short, args.long, args.repeats)
-    h1_pass = per_call_seconds(lambda: h1.predict_on_batch(x), args.repeats)
-    bc_model = _compiled(BCNewErrorCompatibilityModel(_model(), h1=h1, lambda_c=1.0))
-    bc = per_step_seconds(bc_model, (x, y), args.short, args.long, args.repeats)
+    h1.fit(x[:1024], y[:1024], epochs=1, verbose=0)
+    kinds = args.kinds.split(",")
+    cases = []
+    for kind in kinds:
+        cases.append(Case((kind, "plain"), _compiled(_model()), *_data(kind, x, y, args.long)))
+        bc_model = _compiled(BCNewErrorCompatibilityModel(_model(), h1=h1, lambda_c=1.0))
+        cases.append(Case((kind, "bc"), bc_model, *_data(kind, x, y, args.long)))
+    loads = time_cases(cases, args.short, args.long, args.repeats)
+    h1_pass = per_call_seconds(lambda: h1.predict_on_batch(x[:ROWS]), args.repeats)
 
-    backend = keras.backend.backend()
-    print(f"backend={backend} keras={keras.__version__} cpu_count={os.cpu_count()}")
-    print(f"{'':<36}{'ms':>10}")
-    print(f"{'plain h2 step, 128 rows':<36}{plain * 1e3:>10.3f}")
-    print(f"{'h1 inference, 128 rows':<36}{h1_pass * 1e3:>10.3f}")
-    print(f"{'BC (new error) step, 128 rows':<36}{bc * 1e3:>10.3f}")
-    print(f"ratio BC / (plain + h1 inference): {bc / (plain + h1_pass):.2f}")
-    print(f"ratio BC / plain: {bc / plain:.2f}")
+    print(header())
+    print(f"h1 inference, {ROWS} rows (predict_on_batch): {h1_pass * 1e3:.3f} ms")
+    print(f"{'data':<11}{'plain h2 ms':>13}{'BC ms':>9}{'BC/(plain+h1)':>15}{'BC/plain':>10}")
+    by_name = {case.name: case for case in cases}
+    for kind in kinds:
+        plain, bc = by_name[(kind, "plain")].median, by_name[(kind, "bc")].median
+        print(
+            f"{kind:<11}{plain * 1e3:>13.3f}{bc * 1e3:>9.3f}{bc / (plain + h1_pass):>15.2f}"
+            f"{bc / plain:>10.2f}"
+        )
+    print(load_line(loads))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,17 @@
-"""Shared timing method of the step benchmarks: seconds per training step of a compiled model.
+"""Shared timing method of the step benchmarks: seconds per `fit` step, interleaved cases.
 
-Each model is trained with `fit` on a `keras.utils.PyDataset` that returns one fixed, pre-built
-batch, so data handling costs the same for every model. After a warm-up fit (tracing,
-compilation), a fit of `short` steps and one of `long` steps are timed; (t_long − t_short) /
-(long − short) is the time per step without per-fit overhead. The median over `repeats` runs
-is returned.
+A case is a compiled model and the data `fit` takes (a tf.data dataset, a PyDataset, or
+`(x, y)` arrays with a batch size) of at least `long` batches.
+After a warm-up fit (tracing, compilation), each repeat times, for every case in turn, a fit of
+`short` steps and one of `long` steps; (t_long − t_short) / (long − short) is the time per step
+without per-fit overhead. Cases are interleaved within each repeat, so a change of machine
+load affects every case alike; the median over repeats is reported.
+
+`FixedBatch` (one pre-built batch fed again and again) is the lower bound: it leaves out what a
+data pipeline costs per step.
 """
 
+import os
 import statistics
 import time
 
@@ -27,19 +32,44 @@ class FixedBatch(keras.utils.PyDataset):
         return self.batch
 
 
-def per_step_seconds(model, batch, short, long, repeats):
-    """Median seconds per `fit` step of the compiled `model` on `batch`."""
-    model.fit(FixedBatch(batch, short), epochs=1, verbose=0)  # warm-up: traces and compiles
-    samples = []
+class Case:
+    """A timed case: `model` (compiled) trained by `fit(data, steps_per_epoch=…, **fit_kwargs)`.
+
+    `data` is a dataset, or a tuple `(x, y)` of arrays (then `fit_kwargs` give `batch_size`).
+    """
+
+    def __init__(self, name, model, data, fit_kwargs):
+        self.name, self.model, self.data, self.fit_kwargs = name, model, data, fit_kwargs
+        self.samples = []
+
+    def fit_seconds(self, steps):
+        args = self.data if isinstance(self.data, tuple) else (self.data,)
+        start = time.perf_counter()
+        self.model.fit(*args, epochs=1, steps_per_epoch=steps, verbose=0, **self.fit_kwargs)
+        return time.perf_counter() - start
+
+    @property
+    def median(self):
+        return statistics.median(self.samples)
+
+
+def load():
+    """The 1-minute load average (what `uptime` shows first)."""
+    return os.getloadavg()[0]
+
+
+def time_cases(cases, short, long, repeats):
+    """Fills each case's `samples` with seconds per step; returns the load averages seen."""
+    for case in cases:
+        case.fit_seconds(short)  # warm-up: traces and compiles
+    loads = [load()]
     for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(FixedBatch(batch, short), epochs=1, verbose=0)
-        t_short = time.perf_counter() - start
-        start = time.perf_counter()
-        model.fit(FixedBatch(batch, long), epochs=1, verbose=0)
-        t_long = time.perf_counter() - start
-        samples.append((t_long - t_short) / (long - short))
-    return statistics.median(samples)
+        for case in cases:
+            t_short = case.fit_seconds(short)
+            t_long = case.fit_seconds(long)
+            case.samples.append((t_long - t_short) / (long - short))
+        loads.append(load())
+    return loads
 
 
 def per_call_seconds(fn, repeats, calls=200):
@@ -54,7 +84,24 @@ def per_call_seconds(fn, repeats, calls=200):
     return statistics.median(samples)
 
 
-def add_arguments(parser):
-    parser.add_argument("--short", type=int, default=20)
-    parser.add_argument("--long", type=int, default=220)
-    parser.add_argument("--repeats", type=int, default=5)
+def header():
+    import platform
+
+    backend = keras.backend.backend()
+    versions = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+    module = __import__(versions[backend]) if backend in versions else None
+    version = getattr(module, "__version__", "?")
+    return (
+        f"backend={backend} {backend}={version} keras={keras.__version__} "
+        f"cpu_count={os.cpu_count()} python={platform.python_version()}"
+    )
+
+
+def load_line(loads):
+    return f"1-min load average during the run: {min(loads):.2f}–{max(loads):.2f}"
+
+
+def add_arguments(parser, short=20, long=300, repeats=5):
+    parser.add_argument("--short", type=int, default=short)
+    parser.add_argument("--long", type=int, default=long)
+    parser.add_argument("--repeats", type=int, default=repeats)
