@@ -146,3 +146,34 @@ def test_build_counterfactual_data_on_tf_data_takes_a_list_of_string_terms():
     assert [(a.numpy(), b.numpy(), float(w)) for a, b, w in both] == [
         (b"she is there", b"SHE IS THERE", 2.0)
     ]
+
+
+@pytest.mark.parametrize("cls", LOSSES)
+def test_empty_rank_one_batch_is_zero_not_nan(cls):
+    empty = np.zeros((0,), "float32")
+    assert float(keras.ops.convert_to_numpy(cls()(empty, empty))) == 0.0
+
+
+@pytest.mark.parametrize("cls", [losses.PairwiseMSELoss, losses.PairwiseAbsoluteDifferenceLoss])
+def test_finite_outputs_that_overflow_the_loss_raise(cls):
+    huge = np.array([[3e38, 0.0], [1.0, 2.0]], "float32")
+    with pytest.raises(ValueError, match=r"`original` and `counterfactual` must be small enough "
+                       r"for the loss to be finite in float32; received values up to 3e\+38"):
+        cls()(huge, -huge)
+    weights = np.array([1e30, 1.0], "float32")
+    with pytest.raises(ValueError, match=r"`sample_weight` must be small enough"):
+        cls()(huge / 1e20, huge / 1e20 + 1e10, weights * 1e8)
+
+
+def test_cosine_of_outputs_near_the_float_limit_has_a_finite_value_and_gradient():
+    sys_path = __import__("sys").path
+    sys_path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "min_diff" / "losses"))
+    from min_diff_losses_testlib import grad
+
+    big = np.array([[3e38, 1e38], [1.0, -2.0]], "float32")
+    other = np.array([[1.0, 0.0], [2.0, -4.0]], "float32")
+    loss = losses.PairwiseCosineLoss()
+    value = float(keras.ops.convert_to_numpy(loss(big, other)))
+    cos_first = 3.0 / np.sqrt(10.0)
+    np.testing.assert_allclose(value, -(cos_first + 1.0) / 2, rtol=1e-5)
+    assert np.all(np.isfinite(grad(lambda x: loss(x, other), big)))

@@ -29,7 +29,8 @@ must have a bool, integer or float dtype; received …"); ValueError if an input
 ("Argument `original` must not be None."), a ragged list, or the shapes differ ("Incompatible
 shape [3, 2] vs [1, 2]"), if `sample_weight` is not a scalar, `[batch]` or `[batch, 1]`, if
 `original` or `counterfactual` has NaN or infinite values ("`original` must be finite; …"),
-or `sample_weight` negative or non-finite ones. Values are checked when they are known (NumPy,
+or `sample_weight` negative or non-finite ones, or if finite outputs overflow the loss (e.g.
+an MSE of values near 1e38 in float32). Values are checked when they are known (NumPy,
 eager TensorFlow, JAX outside `jit`, PyTorch outside `torch.compile`); in a TensorFlow graph
 the same checks run as assertions (`tf.errors.InvalidArgumentError` naming the argument);
 inside a JAX `jit` they cannot run, and NaN or infinite outputs give a NaN loss (never a
@@ -45,9 +46,12 @@ import abc
 import re
 
 import keras
+import numpy as np
 from keras import ops
 
+from keras_remediation.common.tensor_utils import all_finite_now
 from keras_remediation.common.tensor_utils import compute_dtype
+from keras_remediation.common.tensor_utils import concrete_value
 from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.common.validation import assert_in_graph
 from keras_remediation.common.validation import check_choice
@@ -149,8 +153,9 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
             )
             if shape_w not in ([None], [], [batch_size], [batch_size, 1], [None, 1]):
                 raise ValueError(
-                    f"Incompatible `sample_weight` shape {shape_w}. Must be scalar or 1D tensor "
-                    f"of shape [batch_size] i.e, [{batch_size}]."
+                    f"Incompatible `sample_weight` shape {shape_w}: `sample_weight` must be a "
+                    f"scalar or have shape [batch_size] or [batch_size, 1] (batch_size "
+                    f"{batch_size}); received shape {shape_w}."
                 )
             check_sample_weight_values(sample_weight)
         dtype = compute_dtype(original, counterfactual)
@@ -163,6 +168,15 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
             assert_in_graph(ops.convert_to_tensor(sample_weight), "sample_weight", True)
         self._check_inputs(original, counterfactual)
         per_example = ops.cast(ops.convert_to_tensor(self.call(original, counterfactual)), dtype)
+        if len(per_example.shape) == 0 and batch_size == 0:
+            return ops.sum(original) * 0  # an empty batch gives 0, never NaN
+        _check_no_overflow(per_example, original, counterfactual, dtype)
+        value = self._reduce(per_example, sample_weight, dtype)
+        _check_no_overflow(value, original, counterfactual, dtype, sample_weight)
+        return value
+
+    def _reduce(self, per_example, sample_weight, dtype):
+        """The loss from the per-example losses and the weights (see the module docstring)."""
         rank = len(per_example.shape)
         if rank == 0:
             if sample_weight is None:
@@ -217,6 +231,26 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _check_no_overflow(value, original, counterfactual, dtype, sample_weight=None):
+    """Raises ValueError if `value` (per-example losses or the loss), known now, is NaN or
+    infinite although the (already checked) inputs are finite: they overflow `dtype`."""
+    if all_finite_now(value) is not False:
+        return
+    inputs = (original, counterfactual) + (() if sample_weight is None else (sample_weight,))
+    largest = max(
+        float(np.max(np.abs(np.asarray(concrete_value(x), np.float64)), initial=0.0))
+        for x in inputs
+    )
+    names = "`original`, `counterfactual` and `sample_weight`" if sample_weight is not None else (
+        "`original` and `counterfactual`"
+    )
+    raise ValueError(
+        f"{names} must be small enough for the loss to be finite in {dtype}; received values "
+        f"up to {largest:.3g}, which overflow it. Scale the outputs (e.g. pair logits or "
+        "probabilities) or the weights, or compute in float64."
+    )
 
 
 def _to_snake_case(name):

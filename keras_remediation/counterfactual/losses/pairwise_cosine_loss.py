@@ -8,6 +8,8 @@ from keras import ops
 from keras_remediation.counterfactual.losses.base_loss import CounterfactualLoss
 
 _NORM_EPSILON = 1e-12
+_LARGE = 1e16
+_SCALE = 2.0**-72
 
 
 @keras.saving.register_keras_serializable(package="keras_remediation")
@@ -15,7 +17,9 @@ class PairwiseCosineLoss(CounterfactualLoss):
     """l_i = −⟨o_i, c_i⟩ / (‖o_i‖_s · ‖c_i‖_s) over the last axis, reduced as in `CounterfactualLoss`.
 
     ‖x‖_s = sqrt(max(Σ x², 1e-12)) (Keras's `l2_normalize`), so l_i ∈ [−1, 1]: −1 for pairs
-    pointing the same way, 0 for an all-zero row (finite value and gradient). This is Keras's
+    pointing the same way, 0 for an all-zero row (finite value and gradient; a row with an
+    entry beyond ±1e16 is scaled by 2^-72 first, so outputs near the float limit
+    keep a finite value and gradient). This is Keras's
     `CosineSimilarity` loss, as in TF Model Remediation (keras-remediation's earlier version
     returned 1 − cos: the same gradient, shifted by the sum of the weights over the batch size).
     An empty batch gives 0.
@@ -54,6 +58,12 @@ class PairwiseCosineLoss(CounterfactualLoss):
 
     def call(self, original, counterfactual):
         def normalize(x):
+            # Rows with an entry beyond ±1e16 are first scaled by 2^-72 (same direction, and
+            # Σ x² stays above the epsilon), so Σ x² cannot overflow; other rows are exactly
+            # Keras's. A multiplication, not a division by the row's maximum: the reciprocal
+            # of a value near the float32 limit is subnormal, and XLA flushes it to zero.
+            large = ops.max(ops.abs(x), axis=-1, keepdims=True, initial=0.0) > _LARGE
+            x = ops.where(large, x * _SCALE, x)
             return x / ops.sqrt(
                 ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), _NORM_EPSILON)
             )
