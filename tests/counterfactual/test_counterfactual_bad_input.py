@@ -177,3 +177,27 @@ def test_cosine_of_outputs_near_the_float_limit_has_a_finite_value_and_gradient(
     cos_first = 3.0 / np.sqrt(10.0)
     np.testing.assert_allclose(value, -(cos_first + 1.0) / 2, rtol=1e-5)
     assert np.all(np.isfinite(grad(lambda x: loss(x, other), big)))
+
+
+def _compiled(function):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(function)
+    pytest.skip("no compiled mode on PyTorch here")
+
+
+def test_compiled_weighted_mean_of_empty_or_zero_weight_batches():
+    """An empty batch gives 0 in a compiled step (TensorFlow crashed with SIGFPE on one with
+    weights); all-zero weights never hide a NaN output under `jit` (0 · NaN is NaN)."""
+    loss = losses.PairwiseMSELoss(batch_reduction="weighted_mean")
+    step = _compiled(lambda o, c, w: loss(o, c, w))
+    empty = np.zeros((0, 4, 1), "float32")
+    assert float(step(empty, empty, np.zeros((0,), "float32"))) == 0.0
+    if keras.backend.backend() == "jax":
+        value = float(step(_with(O, 0, np.nan), C, np.zeros((3,), "float32")))
+        assert np.isnan(value)

@@ -168,8 +168,10 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
             assert_in_graph(ops.convert_to_tensor(sample_weight), "sample_weight", True)
         self._check_inputs(original, counterfactual)
         per_example = ops.cast(ops.convert_to_tensor(self.call(original, counterfactual)), dtype)
-        if len(per_example.shape) == 0 and batch_size == 0:
-            return ops.sum(original) * 0  # an empty batch gives 0, never NaN
+        if batch_size == 0:
+            # An empty batch gives 0, never NaN (and a compiled TensorFlow step never runs the
+            # weighted reduction on it: its CPU kernels can crash on empty weights).
+            return ops.sum(original) * 0
         _check_no_overflow(per_example, original, counterfactual, dtype)
         value = self._reduce(per_example, sample_weight, dtype)
         _check_no_overflow(value, original, counterfactual, dtype, sample_weight)
@@ -197,7 +199,8 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
                 denominator = ops.cast(ops.size(per_example), dtype)
             else:
                 denominator = ops.sum(weights * ops.ones_like(per_example))
-            return safe_divide(total, denominator)
+            # All weights 0: 0, or NaN if a loss is NaN/inf (0 · NaN), never hiding it.
+            return ops.where(ops.equal(denominator, 0), total * 0, safe_divide(total, denominator))
         if self.global_batch_size is not None:
             denominator = ops.cast(self.global_batch_size, dtype)
         else:
