@@ -192,8 +192,10 @@ class MMDLoss(MinDiffLoss):
             O(n²) (a `[n, n, D]` difference tensor and the matrix, kept for the gradient:
             16,384 rows cost gigabytes). With `block_size=b`, the same sum is computed in
             row blocks (`blocked_quadratic_form`): memory O(n·b), equal to the full matrix's
-            value to float rounding, about 1.5–2× the time (the backward pass recomputes each
-            block).
+            value to float rounding. The backward pass recomputes each block (one more
+            kernel evaluation); measured on CPU (benchmarks/README.md) that cost up to 2× the
+            full matrix's time at 2,048 rows, but from 4,096 rows on the blocks, which stay
+            in cache, were faster than the full matrix (2–6× at 16,384 rows).
         `'random_features'`: random Fourier features (Rahimi and Recht, "Random Features for
             Large-Scale Kernel Machines", NIPS 2007) for the Gaussian kernel:
             `MMD ≈ ||Σ_i c_i φ(x_i)||²` with `φ(x) = [cos(xᵀω), sin(xᵀω)]/√F` and `F =
