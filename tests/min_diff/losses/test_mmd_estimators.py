@@ -29,7 +29,8 @@ KERNELS = {"gaussian": GaussianKernel, "laplacian": LaplacianKernel}
 def _grouped_inputs(seed, n=40, d=None, shift=0.15):
     """Weighted inputs whose groups differ (the sensitive rows are shifted up)."""
     membership, predictions, weights = random_inputs(seed, n=n, d=d)
-    predictions = predictions * 0.5 + shift * membership.reshape((-1,) + (1,) * (predictions.ndim - 1))
+    column = membership.reshape((-1,) + (1,) * (predictions.ndim - 1))
+    predictions = predictions * 0.5 + shift * column
     return membership, predictions.astype(np.float32), weights
 
 
