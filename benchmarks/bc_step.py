@@ -27,6 +27,7 @@ from step_timing import header
 from step_timing import load_line
 from step_timing import per_call_seconds
 from step_timing import time_cases
+from step_timing import use_clock
 
 ROWS = 128
 KINDS = ("tf.data", "arrays", "pydataset", "fixed")
@@ -79,10 +80,11 @@ def main():
         cases.append(Case((kind, "plain"), _compiled(_model()), *_data(kind, x, y, args.long)))
         bc_model = _compiled(BCNewErrorCompatibilityModel(_model(), h1=h1, lambda_c=1.0))
         cases.append(Case((kind, "bc"), bc_model, *_data(kind, x, y, args.long)))
+    clock = use_clock(args)
     loads = time_cases(cases, args.short, args.long, args.repeats)
     h1_pass = per_call_seconds(lambda: h1.predict_on_batch(x[:ROWS]), args.repeats)
 
-    print(header())
+    print(header(), clock)
     print(f"h1 inference, {ROWS} rows (predict_on_batch): {h1_pass * 1e3:.3f} ms")
     print(f"{'data':<11}{'plain h2 ms':>13}{'BC ms':>9}{'BC/(plain+h1)':>15}{'BC/plain':>10}")
     by_name = {case.name: case for case in cases}

@@ -25,6 +25,7 @@ from step_timing import add_arguments
 from step_timing import header
 from step_timing import load_line
 from step_timing import time_cases
+from step_timing import use_clock
 
 ROWS = 128
 KINDS = ("tf.data", "arrays", "pydataset")
@@ -64,9 +65,10 @@ def main():
         model = counterfactual.keras.CounterfactualModel(tiny_model())
         model.compile(optimizer="adam", loss="binary_crossentropy")
         cases.append(Case((kind, "clp"), model, *_packed(kind, x, y, x_cf)))
+    clock = use_clock(args)
     loads = time_cases(cases, args.short, args.long, args.repeats)
 
-    print(header())
+    print(header(), clock)
     print(f"CounterfactualModel on {ROWS} rows + {ROWS} pairs vs plain on {3 * ROWS} rows")
     print(f"{'data':<11}{'plain ms':>10}{'CLP ms':>10}{'ratio':>8}")
     by_name = {case.name: case for case in cases}

@@ -32,6 +32,7 @@ from step_timing import add_arguments
 from step_timing import header
 from step_timing import load_line
 from step_timing import time_cases
+from step_timing import use_clock
 
 KINDS = ("tf.data", "arrays", "pydataset", "fixed")
 
@@ -172,7 +173,7 @@ def main():
     kinds = args.kinds.split(",")
 
     keras.utils.set_random_seed(0)
-    print(header(), f"jit_compile={args.jit_compile}")
+    print(header(), use_clock(args), f"jit_compile={args.jit_compile}")
     models = args.models.split(",")
     if "tiny" in models:
         cases = cases_for("tiny", tiny_model, 20, args.tiny_rows, args.long, kinds, jit)
