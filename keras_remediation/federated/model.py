@@ -332,12 +332,16 @@ class FederatedModel:
         if isinstance(weights, dict):
             missing = [name for name in self._weight_names if name not in weights]
             if missing:
-                raise ValueError(f"`weights` lacks {len(missing)} weight(s), e.g. {missing[:3]}.")
+                raise ValueError(
+                    f"`weights` must name every exchanged weight; received a dict without "
+                    f"{len(missing)} of them, e.g. {missing[:3]}."
+                )
             weights = [weights[name] for name in self._weight_names]
         weights = list(weights)
         if len(weights) != len(self._weight_variables):
             raise ValueError(
-                f"Expected {len(self._weight_variables)} weight arrays; received {len(weights)}."
+                f"`weights` must hold {len(self._weight_variables)} arrays (one per exchanged "
+                f"weight); received {len(weights)}."
             )
         arrays = []
         for name, variable, value in zip(self._weight_names, self._weight_variables, weights):

@@ -28,7 +28,7 @@ def test_weights_round_trip_and_checks():
         np.testing.assert_array_equal(got, want)
     model.set_weights(dict(zip(model.weight_names, weights)))
     np.testing.assert_array_equal(model.get_weights()[0], weights[0])
-    with pytest.raises(ValueError, match="Expected 4"):
+    with pytest.raises(ValueError, match=r"`weights` must hold 4 arrays .*; received 3\."):
         model.set_weights(weights[:3])
     with pytest.raises(ValueError, match="shape"):
         model.set_weights([w.T for w in weights])

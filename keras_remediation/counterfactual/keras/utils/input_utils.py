@@ -328,7 +328,10 @@ def pack_counterfactual_data(
             (checked on the first batch for tf.data, on every batch otherwise).
     """
     if counterfactual_data is None:
-        raise ValueError("`counterfactual_data` is None: give the counterfactual pairs.")
+        raise ValueError(
+            "`counterfactual_data` must be the counterfactual pairs `(original_x, "
+            "counterfactual_x[, counterfactual_sample_weight])` (or a dict of them); received None."
+        )
     structure_utils.validate_counterfactual_structure(
         counterfactual_data, struct_name="counterfactual_data"
     )
@@ -388,7 +391,7 @@ def _match_case(replacement, matched):
 def _text_swapper(terms, case_sensitive):
     """A function swapping every whole-word occurrence of `terms`' keys in a string, at once."""
     if not terms:
-        raise ValueError("`sensitive_terms_to_remove` is empty.")
+        raise ValueError(f"`sensitive_terms_to_remove` must not be empty; received {terms!r}.")
     keys = sorted(terms, key=len, reverse=True)  # longest first: "he" must not eat "her"
     flags = 0 if case_sensitive else re.IGNORECASE
     pattern = re.compile(
@@ -416,9 +419,9 @@ def _normalise_terms(terms):
         return dict(terms)
     if isinstance(terms, (list, tuple, set)):
         return {term: "" for term in terms}  # removal, as TF Model Remediation
-    raise ValueError(
+    raise TypeError(
         "`sensitive_terms_to_remove` must be a dict of term -> replacement (or a list of terms "
-        f"to remove); received {type(terms).__name__}."
+        f"to remove); received {terms!r} of type {type(terms).__name__}."
     )
 
 
@@ -569,7 +572,8 @@ def build_counterfactual_pairs(
         ValueError: if neither or both of `sensitive_terms_to_remove` and
             `custom_counterfactual_function` are given; `feature` is missing or unknown;
             `mode` is unknown; the terms are malformed; dict columns differ in length.
-        TypeError: if `custom_counterfactual_function` is not callable.
+        TypeError: if `custom_counterfactual_function` is not callable, or
+            `sensitive_terms_to_remove` is neither a dict nor a list of terms.
     """
     if (sensitive_terms_to_remove is None) == (custom_counterfactual_function is None):
         raise ValueError(
@@ -596,10 +600,15 @@ def build_counterfactual_pairs(
                 )
     else:
         if feature is not None:
-            raise ValueError("`feature` must be None when `x` is a single array of values.")
+            raise ValueError(
+                f"`feature` must be None when `x` is a single array of values; received {feature!r}."
+            )
         values = np.asarray(x).tolist()
         if np.ndim(np.asarray(x, dtype=object)) != 1:
-            raise ValueError("A single-array `x` must be 1-D (one value per example).")
+            raise ValueError(
+                "`x` must be 1-D when it is a single array (one value per example); received "
+                f"shape {np.shape(np.asarray(x, dtype=object))}."
+            )
 
     if custom_counterfactual_function is not None:
         change = custom_counterfactual_function
@@ -617,7 +626,10 @@ def build_counterfactual_pairs(
             change = _text_swapper(terms, case_sensitive)
         else:
             if not terms:
-                raise ValueError("`sensitive_terms_to_remove` is empty.")
+                raise ValueError(
+                    "`sensitive_terms_to_remove` must not be empty; received "
+                    f"{sensitive_terms_to_remove!r}."
+                )
 
             def change(value):
                 try:
