@@ -13,6 +13,7 @@ from keras import ops
 
 from keras_remediation.common.tensor_utils import safe_divide
 from keras_remediation.common.validation import check_choice
+from keras_remediation.common.validation import check_positive_int
 from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
 from keras_remediation.min_diff.losses.kernels import GaussianKernel
 from keras_remediation.min_diff.losses.kernels import get_kernel
@@ -145,18 +146,18 @@ def random_features_mmd(kernel, predictions, contrast, num_features, seed):
     return (ops.sum(cos_mean * cos_mean) + ops.sum(sin_mean * sin_mean)) / num_features
 
 
-def _check_optional_int(value, arg_name, minimum):
-    """Returns `value` as an int (or None) after checking it is an int ≥ `minimum`."""
-    if value is None:
+def _check_seed(seed):
+    """Returns `seed` as an int (or None) after checking it is an int ≥ 0."""
+    if seed is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
         raise TypeError(
-            f"`{arg_name}` must be an int ≥ {minimum} or None; received {value!r} of type "
-            f"{type(value).__name__}."
+            f"`seed` must be None or an int ≥ 0; received {seed!r} of type "
+            f"{type(seed).__name__}."
         )
-    if value < minimum:
-        raise ValueError(f"`{arg_name}` must be an int ≥ {minimum} or None; received {value!r}.")
-    return int(value)
+    if seed < 0:
+        raise ValueError(f"`seed` must be None or an int ≥ 0; received {seed!r}.")
+    return int(seed)
 
 
 def _only_with(value, arg_name, estimator, wanted):
@@ -286,9 +287,9 @@ class MMDLoss(MinDiffLoss):
             empty_group=empty_group,
         )
         self.estimator = check_choice(estimator, "estimator", ESTIMATORS)
-        self.block_size = _check_optional_int(block_size, "block_size", 1)
-        num_features = _check_optional_int(num_features, "num_features", 1)
-        seed = _check_optional_int(seed, "seed", 0)
+        self.block_size = check_positive_int(block_size, "block_size", allow_none=True)
+        num_features = check_positive_int(num_features, "num_features", allow_none=True)
+        seed = _check_seed(seed)
         _only_with(self.block_size, "block_size", self.estimator, "quadratic")
         _only_with(num_features, "num_features", self.estimator, "random_features")
         _only_with(seed, "seed", self.estimator, "random_features")

@@ -254,11 +254,11 @@ class _GaussianSubclass(GaussianKernel):
     ({"estimator": "linear"}, ValueError, "`estimator` must be one of 'quadratic' or "
                                           "'random_features'; received 'linear'"),
     ({"estimator": 1}, TypeError, "`estimator` must be"),
-    ({"block_size": 0}, ValueError, r"`block_size` must be an int ≥ 1 or None; received 0"),
-    ({"block_size": 2.5}, TypeError, "`block_size` must be an int"),
-    ({"block_size": True}, TypeError, "`block_size` must be an int"),
+    ({"block_size": 0}, ValueError, r"`block_size` must be None or a positive int; received 0"),
+    ({"block_size": 2.5}, TypeError, "`block_size` must be None or a positive int"),
+    ({"block_size": True}, TypeError, "`block_size` must be None or a positive int"),
     ({"num_features": 0, "estimator": "random_features"}, ValueError, "`num_features`"),
-    ({"seed": -1, "estimator": "random_features"}, ValueError, "`seed` must be an int ≥ 0"),
+    ({"seed": -1, "estimator": "random_features"}, ValueError, "`seed` must be None or an int ≥ 0"),
     ({"block_size": 8, "estimator": "random_features"}, ValueError,
      "`block_size` is only used with `estimator='quadratic'`"),
     ({"num_features": 8}, ValueError, "`num_features` is only used with "
