@@ -267,8 +267,8 @@ def test_pack_with_negative_group_weights_tf_data_raises(arrays):
 
 
 def test_pack_with_bad_batch_size_raises(arrays):
-    for batch_size in (0, -1, 2.5):
-        with pytest.raises(ValueError):
+    for batch_size, error in ((0, ValueError), (-1, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="`batch_size` must be a positive int"):
             pack_min_diff_data(
                 (arrays["x"], arrays["y"]), arrays["sensitive"], arrays["nonsensitive"],
                 batch_size=batch_size,
