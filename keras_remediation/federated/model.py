@@ -648,8 +648,10 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
         TypeError: if `keras_model` is not a `keras.Model`, or `loss`, `metrics`, a weight or
             the optimizer has the wrong type, or an `input_spec` leaf is not a spec or an
             array with a batch dimension, or `input_spec` has strings on JAX or PyTorch.
-        ValueError: if `keras_model` was compiled, or `input_spec` does not have two
-            elements or does not fit the model (e.g. a wrong feature count), or `loss` names
+        ValueError: if `keras_model` was compiled (also by an earlier `from_keras_model`,
+            which compiles the model it is given: each call needs its own model), or
+            `input_spec` does not have two elements or does not fit the model (e.g. a wrong
+            feature count), or `loss` names
             no Keras loss, or a loss list or `loss_weights` list has the wrong length, or a
             loss weight is negative, NaN or infinite.
         OutputNamesError: (a KeyError, as TFF documents, and a TypeError, as TFF's tests
@@ -658,13 +660,8 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
     """
     if not isinstance(keras_model, keras.Model):
         raise TypeError(
-            f"`keras_model` must be a keras.Model; received {keras_model!r} of type "
-            f"{type(keras_model).__name__}."
-        )
-    if getattr(keras_model, "compiled", False) or getattr(keras_model, "optimizer", None) is not None:
-        raise ValueError(
-            "`keras_model` must not be compiled: `from_keras_model` compiles it with `loss`, "
-            "`loss_weights`, `metrics` and the client optimizer. Pass an uncompiled model."
+            f"`keras_model` must be a keras.models.Model (keras.Model); received "
+            f"{keras_model!r} of type {type(keras_model).__name__}."
         )
     spec = input_spec_lib.normalize_input_spec(input_spec)
     _check_string_specs(spec)
@@ -685,6 +682,15 @@ def from_keras_model(keras_model, loss, input_spec, loss_weights=None, metrics=N
     count, output_names = losses_lib.output_structure(outputs, named_model)
     losses_lib.check_loss(loss, count, output_names)
     loss_weights = losses_lib.normalize_loss_weights(loss_weights, loss, count, output_names)
+    # Checked after the arguments, so that a bad argument is reported as such also for a
+    # model that an earlier call compiled.
+    if getattr(keras_model, "compiled", False) or getattr(keras_model, "optimizer", None) is not None:
+        raise ValueError(
+            "`keras_model` must not be compiled; received a compiled model. "
+            "`from_keras_model` compiles the model it is given (with `loss`, `loss_weights`, "
+            "`metrics` and the client optimizer): build a new model for each call (e.g. in a "
+            "function)."
+        )
     whole_structure_loss = None
     compile_loss = loss
     if losses_lib.uses_whole_structure(loss, count):

@@ -36,6 +36,24 @@ def test_compiled_model_raises_value_error():
         federated.from_keras_model(model, "mse", (X, Y))
 
 
+def test_not_a_keras_model_message_names_the_class_path():
+    # TFF's test matches `keras\..*\.Model`.
+    with pytest.raises(TypeError, match=r"keras\..*\.Model"):
+        federated.from_keras_model(0, "mse", (X, Y))
+
+
+def test_arguments_are_checked_before_the_compile_state():
+    # TFF's tests wrap one model several times; `from_keras_model` compiles the model it is
+    # given, so a second call fails, but a bad argument must be reported as such first.
+    model = _two_outputs()
+    federated.from_keras_model(model, ["mse", "mse"], (X, [Y, Y]), loss_weights=[0.1, 0.2])
+    with pytest.raises(TypeError, match="output names"):
+        federated.from_keras_model(model, {"a": "mse", "b": "mse"}, (X, [Y, Y]),
+                                   loss_weights={"nope": 0.1})
+    with pytest.raises(ValueError, match="new model for each call"):
+        federated.from_keras_model(model, ["mse", "mse"], (X, [Y, Y]))
+
+
 @pytest.mark.parametrize("spec", [(X,), (X, Y, Y), X])
 def test_input_spec_must_have_two_elements(spec):
     with pytest.raises(ValueError, match="two elements"):
