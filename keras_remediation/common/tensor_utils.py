@@ -13,7 +13,10 @@ def concrete_value(x):
     backend (a `tf.data` pipeline yields TensorFlow tensors under the JAX and torch backends
     too). Inside a compiled step (a `tf.function` graph, a JAX trace, a Keras symbolic tensor)
     they are not, and None is returned: callers then skip value checks that would need a host
-    round trip.
+    round trip. Values on an accelerator (PyTorch tensors and JAX arrays not on the CPU) are
+    not read either: reading them would stall the device on every eager step. The data packers
+    check every batch in the input pipeline instead; a NaN prediction on an accelerator gives
+    a NaN loss there, as under JAX's `jit`.
     """
     if x is None:
         return None
@@ -31,13 +34,18 @@ def concrete_value(x):
     if library in ("jax", "jaxlib"):
         import jax
 
-        return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
+        if isinstance(x, jax.core.Tracer):
+            return None
+        devices = getattr(x, "devices", None)
+        if devices is not None and any(d.platform != "cpu" for d in devices()):
+            return None
+        return np.asarray(x)
     if library == "torch":
         import torch
 
-        if torch.compiler.is_compiling():
+        if torch.compiler.is_compiling() or x.device.type != "cpu":
             return None
-        return x.detach().cpu().numpy()
+        return x.detach().numpy()
     return None
 
 
