@@ -18,21 +18,14 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import given, strategies as st  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "min_diff" / "losses"))
 
+from hypothesis_testlib import SETTINGS  # noqa: E402
 from keras_remediation.counterfactual import losses  # noqa: E402
 from min_diff_losses_testlib import grad  # noqa: E402
 from min_diff_losses_testlib import to_numpy  # noqa: E402
-
-SETTINGS = settings(
-    max_examples=20,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 
 def _mse_ref(o, c):

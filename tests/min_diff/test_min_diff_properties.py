@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import given, strategies as st  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "losses"))
 
+from hypothesis_testlib import SETTINGS  # noqa: E402
 from keras_remediation.min_diff.losses import AbsoluteCorrelationLoss  # noqa: E402
 from keras_remediation.min_diff.losses import AdjustedMMDLoss  # noqa: E402
 from keras_remediation.min_diff.losses import MMDLoss  # noqa: E402
@@ -31,14 +32,6 @@ from min_diff_losses_testlib import adjusted_mmd_ref  # noqa: E402
 from min_diff_losses_testlib import grad  # noqa: E402
 from min_diff_losses_testlib import mmd_ref  # noqa: E402
 from min_diff_losses_testlib import to_numpy  # noqa: E402
-
-SETTINGS = settings(
-    max_examples=20,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 # (id, factory(**kwargs), reference(m, p, w), lower bound, upper bound, atol vs reference).
 LOSSES = [
