@@ -19,10 +19,10 @@ This module imports nothing heavy until `run` is called; its defaults are in `de
 
 import functools
 
+from keras_remediation.demos.adult_data import NONSENSITIVE_GROUP
+from keras_remediation.demos.adult_data import SENSITIVE_GROUP
+from keras_remediation.demos.adult_data import load_adult_arrays
 from keras_remediation.demos.settings import ADULT_FEDERATED
-
-SENSITIVE_GROUP = "Female"
-NONSENSITIVE_GROUP = "Male"
 
 DEFAULTS = ADULT_FEDERATED
 
@@ -103,18 +103,10 @@ def check_partition(partition_column, num_clients):
 
 def _prepared_data(train_sample, partition_column, num_clients, seed):
     """Preprocessed train/test arrays and the partition (cached per process)."""
-    from keras_remediation.tools.tutorials_utils import uci
-
-    train_df = uci.get_uci_data("train")
-    if train_sample is not None:
-        # Distinct rows (the guides' `get_uci_data(sample=...)` draws with replacement).
-        train_df = train_df.sample(frac=train_sample, replace=False, random_state=uci.SAMPLE_SEED)
-    test_df = uci.get_uci_data("test")
-    preprocessor = uci.get_uci_preprocessor()
-    x, y = uci.df_to_arrays(train_df, preprocessor)
-    x_test, y_test = uci.df_to_arrays(test_df, preprocessor)
+    data = load_adult_arrays(train_sample)
+    train_df = data.pop("train_frame")
     if partition_column is None:
-        parts = iid_partition(len(x), num_clients, seed)
+        parts = iid_partition(len(train_df), num_clients, seed)
     else:
         if partition_column not in train_df.columns:
             raise ValueError(
@@ -122,12 +114,8 @@ def _prepared_data(train_sample, partition_column, num_clients, seed):
                 f"columns: {sorted(train_df.columns)}."
             )
         parts = partition_by_column(train_df[partition_column].to_numpy(), num_clients, seed)
-    return {
-        # The guides' frames keep the file's leading space (" Female"); use clean names.
-        "x": x, "y": y, "sex": train_df["sex"].str.strip().to_numpy(),
-        "x_test": x_test, "y_test": y_test, "test_sex": test_df["sex"].str.strip().to_numpy(),
-        "parts": parts,
-    }
+    data["parts"] = parts
+    return data
 
 
 def _client_data(partition_id, num_partitions, *, with_min_diff, batch_size,

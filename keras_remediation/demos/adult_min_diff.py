@@ -14,12 +14,12 @@ import time
 import keras
 
 from keras_remediation import min_diff
+from keras_remediation.demos.adult_data import NONSENSITIVE_GROUP
+from keras_remediation.demos.adult_data import SENSITIVE_GROUP
+from keras_remediation.demos.adult_data import load_adult_arrays
 from keras_remediation.demos.fairness_report import write_fairness_report
 from keras_remediation.demos.settings import ADULT_MIN_DIFF
 from keras_remediation.tools.tutorials_utils import uci
-
-SENSITIVE_GROUP = "Female"
-NONSENSITIVE_GROUP = "Male"
 
 DEFAULTS = ADULT_MIN_DIFF
 
@@ -44,23 +44,13 @@ def load_adult(train_sample=None):
         ("Female"/"Male"), `x_test`, `y_test`, `test_sex` likewise for the test split, and
         `sensitive` / `nonsensitive`: the label-0 women / label-0 men rows of `x` (MinDiff data).
     """
-    train_df = uci.get_uci_data("train")
-    if train_sample is not None:
-        # Distinct rows (the guides' `get_uci_data(sample=...)` draws with replacement).
-        train_df = train_df.sample(frac=train_sample, replace=False, random_state=uci.SAMPLE_SEED)
-    test_df = uci.get_uci_data("test")
-    preprocessor = uci.get_uci_preprocessor()
-    x, y = uci.df_to_arrays(train_df, preprocessor)
-    x_test, y_test = uci.df_to_arrays(test_df, preprocessor)
-    # The guides' frames keep the file's leading space (" Female"); the report uses clean names.
-    sex = train_df["sex"].str.strip().to_numpy()
-    negatives = y[:, 0] == 0
-    return {
-        "x": x, "y": y, "sex": sex, "x_test": x_test, "y_test": y_test,
-        "test_sex": test_df["sex"].str.strip().to_numpy(),
-        "sensitive": x[(sex == SENSITIVE_GROUP) & negatives],
-        "nonsensitive": x[(sex == NONSENSITIVE_GROUP) & negatives],
-    }
+    data = load_adult_arrays(train_sample)
+    del data["train_frame"]
+    x, sex = data["x"], data["sex"]
+    negatives = data["y"][:, 0] == 0
+    data["sensitive"] = x[(sex == SENSITIVE_GROUP) & negatives]
+    data["nonsensitive"] = x[(sex == NONSENSITIVE_GROUP) & negatives]
+    return data
 
 
 def run(
