@@ -26,27 +26,22 @@ naming the argument (TensorFlow's graph assertions) or give a NaN/inf loss (JAX,
 cannot be checked); a finite loss from them is a finding.
 """
 
-import argparse
-import collections
-import re
-import traceback
-
 import numpy as np
-import keras
 
+from fuzz_lib import SPECIAL
+from fuzz_lib import Case
+from fuzz_lib import Compiled
+from fuzz_lib import main
+from fuzz_lib import non_finite
 from keras_remediation.counterfactual.losses import PairwiseAbsoluteDifferenceLoss
 from keras_remediation.counterfactual.losses import PairwiseCosineLoss
 from keras_remediation.counterfactual.losses import PairwiseMSELoss
-
-BACKEND = keras.backend.backend()
-NAMED = re.compile(r"`[^`]+`[^`]* must |Argument `[^`]+` must ")
 
 LOSSES = {
     "mse": PairwiseMSELoss,
     "abs": PairwiseAbsoluteDifferenceLoss,
     "cosine": PairwiseCosineLoss,
 }
-SPECIAL = [np.nan, np.inf, -np.inf, 1e30, -1e30, 3e38, 1e-30, 0.0, 65504.0, 1e8]
 
 
 def _outputs(rng, shape, dtype, notes, name):
@@ -61,8 +56,9 @@ def _outputs(rng, shape, dtype, notes, name):
         return values.astype(dtype)
 
 
-def _case(rng):
-    """`(description, original, counterfactual, weights, loss kwargs)` of one random case."""
+def _draw(rng):
+    """One random case: a loss of `LOSSES` on `(original, counterfactual, weights)`."""
+    name = str(rng.choice(list(LOSSES)))
     n = int(rng.choice([0, 1, 2, 3, 5, 8]))
     rank = int(rng.choice([1, 2, 2, 3]))
     shape = (n,) + tuple(int(rng.choice([1, 2, 4])) for _ in range(rank - 1))
@@ -116,152 +112,24 @@ def _case(rng):
         f"weights {None if weights is None else getattr(weights, 'dtype', type(weights).__name__)} "
         f"{kwargs} {'; '.join(notes)}"
     )
-    return description, original, counterfactual, weights, kwargs
+    return Case(label=f"{name}: {description}", loss=LOSSES[name](**kwargs),
+                args=(original, counterfactual, weights), wrt=0)
 
 
-def _gradient(loss, original, counterfactual, weights):
-    if not isinstance(original, np.ndarray) or original.dtype.kind != "f":
-        return None
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.constant(original)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = loss(x, counterfactual, weights)
-        gradient = tape.gradient(value, x)
-        return None if gradient is None else gradient.numpy()
-    if BACKEND == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda x: loss(x, counterfactual, weights))(original))
-    import torch
-
-    x = torch.tensor(original, requires_grad=True)
-    loss(x, counterfactual, weights).backward()
-    return x.grad.numpy()
+def _bad_weights(args):
+    weights = args[-1]
+    return non_finite(weights) or (weights is not None and np.any(np.asarray(weights) < 0))
 
 
-def _compiled_value(loss, original, counterfactual, weights):
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        fn = tf.function(lambda o, c, w: loss(o, c, w))
-        args = [None if a is None else tf.constant(a) for a in (original, counterfactual, weights)]
-        return float(fn(*args).numpy())
-    import jax
-
-    return float(jax.jit(lambda o, c, w: loss(o, c, w))(original, counterfactual, weights))
-
-
-def _non_finite(*arrays):
-    with np.errstate(over="ignore"):
-        return any(
-            isinstance(a, np.ndarray) and a.dtype.kind == "f"
-            and not np.all(np.isfinite(a.astype(np.float32)))
-            for a in arrays
-        )
-
-
-def main_compiled(args):
-    if BACKEND == "torch":
-        print("backend torch: no compiled mode here (see the docstring); skipped")
-        return
-    rng = np.random.default_rng(args.seed)
-    counts = collections.Counter()
-    failures = []
-    done = 0
-    while done < args.cases:
-        name = str(rng.choice(list(LOSSES)))
-        description, original, counterfactual, weights, kwargs = _case(rng)
-        if not all(a is None or (isinstance(a, np.ndarray) and a.dtype.kind in "biuf")
-                   for a in (original, counterfactual, weights)):
-            continue  # `jax.jit` itself rejects strings and objects as arguments.
-        if original is None or counterfactual is None:
-            continue
-        done += 1
-        loss = LOSSES[name](**kwargs)
-        bad = _non_finite(original, counterfactual)
-        try:
-            value = _compiled_value(loss, original, counterfactual, weights)
-        except Exception as error:  # noqa: BLE001
-            named = bool(NAMED.search(str(error)))
-            counts[f"{'named' if named else 'UNNAMED'} {type(error).__name__}"] += 1
-            if not named:
-                failures.append(f"{name} {description}\n    {type(error).__name__}: "
-                                f"{str(error)[:300]}")
-            continue
-        if bad and np.isfinite(value):
-            failures.append(f"{name}: {description}\n    value {value}")
-        elif bad:
-            counts["non-finite outputs gave NaN/inf"] += 1
-        elif np.isfinite(value):
-            counts["finite"] += 1
-        elif _non_finite(weights) or (weights is not None and np.any(np.asarray(weights) < 0)):
-            counts["NaN/inf/negative weights gave NaN/inf (not checkable under jit)"] += 1
-        else:
-            counts["overflow: finite outputs gave inf"] += 1
-            failures.append(f"{name}: {description}\n    value {value} (finite inputs)")
-    print(f"backend {BACKEND} compiled: {args.cases} cases (seed {args.seed})")
-    for key, count in sorted(counts.items()):
-        print(f"  {key}: {count}")
-    print(f"  findings: {len(failures)}")
-    for text in failures[: args.show]:
-        print("    - " + text.replace("\n", "\n      "))
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--show", type=int, default=3, help="failures printed per kind")
-    parser.add_argument("--compiled", action="store_true", help="tf.function / jax.jit")
-    args = parser.parse_args()
-    if args.compiled:
-        return main_compiled(args)
-    rng = np.random.default_rng(args.seed)
-    counts = collections.Counter()
-    failures = collections.defaultdict(list)
-    for _ in range(args.cases):
-        name = str(rng.choice(list(LOSSES)))
-        description, original, counterfactual, weights, kwargs = _case(rng)
-        label = f"{name}: {description}"
-        loss = LOSSES[name](**kwargs)
-        try:
-            value = float(keras.ops.convert_to_numpy(loss(original, counterfactual, weights)))
-        except (ValueError, TypeError) as error:
-            if NAMED.search(str(error)):
-                counts[f"named {type(error).__name__}"] += 1
-            else:
-                failures["unnamed error"].append(f"{label}\n    {type(error).__name__}: {error}")
-            continue
-        except Exception as error:  # noqa: BLE001 - every other type is a finding.
-            failures["unnamed error"].append(
-                f"{label}\n    {type(error).__name__}: {str(error)[:300]}"
-            )
-            continue
-        if not np.isfinite(value):
-            failures["silent non-finite value"].append(f"{label}\n    value {value}")
-            continue
-        try:
-            gradient = _gradient(loss, original, counterfactual, weights)
-        except Exception:  # noqa: BLE001
-            failures["gradient error"].append(f"{label}\n    {traceback.format_exc(limit=1)}")
-            continue
-        if gradient is not None and not np.all(np.isfinite(gradient)):
-            failures["silent non-finite gradient"].append(f"{label}\n    value {value}")
-            continue
-        counts["finite value and gradient"] += 1
-
-    print(f"backend {BACKEND}: {args.cases} cases (seed {args.seed})")
-    for key, count in sorted(counts.items()):
-        print(f"  {key}: {count}")
-    for kind in ("silent non-finite value", "silent non-finite gradient", "unnamed error",
-                 "gradient error"):
-        print(f"  {kind}: {len(failures[kind])}")
-        for text in failures[kind][: args.show]:
-            print("    - " + text.replace("\n", "\n      "))
+COMPILED = Compiled(
+    must_fail=lambda args: non_finite(*args[:2]),
+    must_fail_count="non-finite outputs gave NaN/inf",
+    unchecked=_bad_weights,
+    unchecked_count="NaN/inf/negative weights gave NaN/inf (not checkable under jit)",
+    overflow_count="overflow: finite outputs gave inf",
+    findings="findings",
+)
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, _draw, COMPILED)

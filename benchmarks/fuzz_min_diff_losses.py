@@ -25,20 +25,16 @@ type are left out). There, a batch with NaN or infinite predictions must raise
 is reported as "non-finite predictions gave a finite loss".
 """
 
-import argparse
-import collections
-import re
-import traceback
-
 import numpy as np
-import keras
 
+from fuzz_lib import SPECIAL
+from fuzz_lib import Case
+from fuzz_lib import Compiled
+from fuzz_lib import main
+from fuzz_lib import non_finite
 from keras_remediation.min_diff.losses import AbsoluteCorrelationLoss
 from keras_remediation.min_diff.losses import AdjustedMMDLoss
 from keras_remediation.min_diff.losses import MMDLoss
-
-BACKEND = keras.backend.backend()
-NAMED = re.compile(r"`[^`]+`[^`]* must ")
 
 LOSSES = {
     "mmd-gaussian": lambda eg: MMDLoss("gaussian", empty_group=eg),
@@ -47,11 +43,12 @@ LOSSES = {
     "adjusted-laplacian": lambda eg: AdjustedMMDLoss("laplacian", empty_group=eg),
     "abs-corr": lambda eg: AbsoluteCorrelationLoss(empty_group=eg),
 }
-SPECIAL = [np.nan, np.inf, -np.inf, 1e30, -1e30, 3e38, 1e-30, 0.0, 65504.0, 1e8]
 
 
-def _case(rng):
-    """`(description, membership, predictions, weights)` of one random case."""
+def _draw(rng):
+    """One random case: a loss of `LOSSES` on `(membership, predictions, weights)`."""
+    name = str(rng.choice(list(LOSSES)))
+    empty_group = str(rng.choice(["reference", "zero"]))
     n = int(rng.choice([0, 1, 2, 3, 5, 8, 16]))
     d = rng.choice([None, 1, 2, 3])
     dtype = rng.choice(["float32", "float32", "float64", "float16", "int32"])
@@ -117,158 +114,29 @@ def _case(rng):
         f"{None if weights is None else (getattr(weights, 'dtype', type(weights).__name__))} "
         f"{'; '.join(notes)}"
     )
-    return description, membership, predictions, weights
+    return Case(label=f"{name} empty_group={empty_group}: {description}",
+                loss=LOSSES[name](empty_group), args=(membership, predictions, weights), wrt=1)
 
 
-def _gradient(loss, membership, predictions, weights):
-    p = np.asarray(predictions)
-    if not isinstance(predictions, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-        return None
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.constant(p)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = loss(membership, x, weights)
-        return tape.gradient(value, x).numpy()
-    if BACKEND == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda x: loss(membership, x, weights))(p))
-    import torch
-
-    x = torch.tensor(p, requires_grad=True)
-    loss(membership, x, weights).backward()
-    return x.grad.numpy()
+def _unchecked(args):
+    """NaN/inf membership or NaN/inf/negative weights: not checkable under `jax.jit`."""
+    membership, _, weights = args
+    return any(
+        a is not None and not np.all(np.isfinite(a.astype(np.float64)))
+        for a in (membership, weights)
+    ) or (weights is not None and np.any(weights < 0))
 
 
-def _compiled_value(loss, membership, predictions, weights):
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        fn = tf.function(lambda m, p, w: loss(m, p, w))
-        args = [None if a is None else tf.constant(a) for a in (membership, predictions, weights)]
-        return float(fn(*args).numpy())
-    import jax
-
-    return float(jax.jit(lambda m, p, w: loss(m, p, w))(membership, predictions, weights))
-
-
-def _has_non_finite_predictions(predictions):
-    if not isinstance(predictions, np.ndarray) or predictions.dtype.kind != "f":
-        return False
-    with np.errstate(over="ignore"):
-        return not np.all(np.isfinite(predictions.astype(np.float32)))
-
-
-def main_compiled(args):
-    if BACKEND == "torch":
-        print("backend torch: no compiled mode here (see the docstring); skipped")
-        return
-    rng = np.random.default_rng(args.seed)
-    counts = collections.Counter()
-    failures = []
-    done = 0
-    while done < args.cases:
-        name = str(rng.choice(list(LOSSES)))
-        empty_group = str(rng.choice(["reference", "zero"]))
-        description, membership, predictions, weights = _case(rng)
-        arrays = (membership, predictions, weights)
-        if not all(a is None or (isinstance(a, np.ndarray) and a.dtype.kind in "biuf")
-                   for a in arrays):
-            continue  # `jax.jit` itself rejects strings and objects as arguments.
-        done += 1
-        bad = _has_non_finite_predictions(predictions)
-        loss = LOSSES[name](empty_group)
-        try:
-            value = _compiled_value(loss, membership, predictions, weights)
-        except Exception as error:  # noqa: BLE001
-            kind = type(error).__name__
-            named = "`" in str(error) and " must " in str(error)
-            counts[f"{'named' if named else 'UNNAMED'} {kind}"] += 1
-            if not named:
-                failures.append(f"{name} {description}\n    {kind}: {str(error)[:300]}")
-            continue
-        if bad and np.isfinite(value):
-            failures.append(f"{name} empty_group={empty_group}: {description}\n    value {value}")
-        elif bad:
-            counts["non-finite predictions gave NaN/inf"] += 1
-        else:
-            bad_inputs = any(  # Not checkable under jit (documented): NaN/inf or negative.
-                a is not None and not np.all(np.isfinite(a.astype(np.float64)))
-                for a in (membership, weights)
-            ) or (weights is not None and np.any(weights < 0))
-            if np.isfinite(value):
-                counts["finite"] += 1
-            elif bad_inputs:
-                counts["NaN/inf membership or NaN/inf/negative weights gave NaN/inf"] += 1
-            else:
-                counts["NON-FINITE from finite inputs"] += 1
-                failures.append(f"{name} empty_group={empty_group}: {description}\n"
-                                f"    value {value} (finite inputs)")
-    print(f"backend {BACKEND} compiled: {args.cases} cases (seed {args.seed})")
-    for key, count in sorted(counts.items()):
-        print(f"  {key}: {count}")
-    print(f"  findings (finite loss from non-finite predictions, non-finite loss from finite "
-          f"inputs, unnamed error): {len(failures)}")
-    for text in failures[: args.show]:
-        print("    - " + text.replace("\n", "\n      "))
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--show", type=int, default=3, help="failures printed per kind")
-    parser.add_argument("--compiled", action="store_true", help="tf.function / jax.jit")
-    args = parser.parse_args()
-    if args.compiled:
-        return main_compiled(args)
-    rng = np.random.default_rng(args.seed)
-    counts = collections.Counter()
-    failures = collections.defaultdict(list)
-    for _ in range(args.cases):
-        name = str(rng.choice(list(LOSSES)))
-        empty_group = str(rng.choice(["reference", "zero"]))
-        description, membership, predictions, weights = _case(rng)
-        label = f"{name} empty_group={empty_group}: {description}"
-        loss = LOSSES[name](empty_group)
-        try:
-            value = float(keras.ops.convert_to_numpy(loss(membership, predictions, weights)))
-        except (ValueError, TypeError) as error:
-            if NAMED.search(str(error)):
-                counts[f"named {type(error).__name__}"] += 1
-            else:
-                failures["unnamed error"].append(f"{label}\n    {type(error).__name__}: {error}")
-            continue
-        except Exception as error:  # noqa: BLE001 - every other type is a finding.
-            failures["unnamed error"].append(
-                f"{label}\n    {type(error).__name__}: {str(error)[:300]}"
-            )
-            continue
-        if not np.isfinite(value):
-            failures["silent non-finite value"].append(f"{label}\n    value {value}")
-            continue
-        try:
-            gradient = _gradient(loss, membership, predictions, weights)
-        except Exception:  # noqa: BLE001
-            failures["gradient error"].append(f"{label}\n    {traceback.format_exc(limit=1)}")
-            continue
-        if gradient is not None and not np.all(np.isfinite(gradient)):
-            failures["silent non-finite gradient"].append(f"{label}\n    value {value}")
-            continue
-        counts["finite value and gradient"] += 1
-
-    print(f"backend {BACKEND}: {args.cases} cases (seed {args.seed})")
-    for key, count in sorted(counts.items()):
-        print(f"  {key}: {count}")
-    for kind in ("silent non-finite value", "silent non-finite gradient", "unnamed error",
-                 "gradient error"):
-        print(f"  {kind}: {len(failures[kind])}")
-        for text in failures[kind][: args.show]:
-            print("    - " + text.replace("\n", "\n      "))
+COMPILED = Compiled(
+    must_fail=lambda args: non_finite(args[1]),
+    must_fail_count="non-finite predictions gave NaN/inf",
+    unchecked=_unchecked,
+    unchecked_count="NaN/inf membership or NaN/inf/negative weights gave NaN/inf",
+    overflow_count="NON-FINITE from finite inputs",
+    findings="findings (finite loss from non-finite predictions, non-finite loss from finite "
+             "inputs, unnamed error)",
+)
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, _draw, COMPILED)
