@@ -56,6 +56,35 @@ class Compiled:
     findings: str
 
 
+def draw_weights(rng, n, dtypes, notes, column=0.0):
+    """Random sample weights for a batch of `n`, often bad; appends what is bad to `notes`.
+
+    40%: `[n]` uniform in [0, 3) of a dtype in `dtypes`, sometimes with one value -1, NaN, inf,
+    0, 1e30 or 1e-30, sometimes all zero, and with probability `column` reshaped to `[n, 1]`;
+    10%: a float32 scalar (0, 2, -1 or NaN); 5%: ones of the wrong shape `[n, 2]`; else None.
+    """
+    weights = None
+    kind = rng.random()
+    if kind < 0.4:
+        weights = rng.uniform(0, 3, size=n).astype(str(rng.choice(dtypes)))
+        if n and rng.random() < 0.4:
+            value = rng.choice([-1.0, np.nan, np.inf, 0.0, 1e30, 1e-30])
+            weights[rng.integers(n)] = value
+            notes.append(f"weight {value}")
+        if rng.random() < 0.1:
+            weights = np.zeros_like(weights)
+            notes.append("zero weights")
+        if column and rng.random() < column:
+            weights = weights.reshape(-1, 1)
+    elif kind < 0.5:
+        weights = np.float32(rng.choice([0.0, 2.0, -1.0, np.nan]))
+        notes.append(f"scalar weight {weights}")
+    elif kind < 0.55:
+        weights = np.ones((n, 2), "float32")
+        notes.append("weights [n, 2]")
+    return weights
+
+
 def non_finite(*arrays):
     """True if a float array among `arrays` has a NaN or infinite value (as float32)."""
     with np.errstate(over="ignore"):

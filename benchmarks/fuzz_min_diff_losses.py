@@ -30,6 +30,7 @@ import numpy as np
 from fuzz_lib import SPECIAL
 from fuzz_lib import Case
 from fuzz_lib import Compiled
+from fuzz_lib import draw_weights
 from fuzz_lib import main
 from fuzz_lib import non_finite
 from keras_remediation.min_diff.losses import AbsoluteCorrelationLoss
@@ -76,23 +77,7 @@ def _draw(rng):
         membership = np.append(membership.reshape(-1), 1).astype("float32")
         notes.append("membership longer")
 
-    weights = None
-    kind = rng.random()
-    if kind < 0.4:
-        weights = rng.uniform(0, 3, size=n).astype(rng.choice(["float32", "float64", "float16"]))
-        if n and rng.random() < 0.4:
-            value = rng.choice([-1.0, np.nan, np.inf, 0.0, 1e30, 1e-30])
-            weights[rng.integers(n)] = value
-            notes.append(f"weight {value}")
-        if rng.random() < 0.1:
-            weights = np.zeros_like(weights)
-            notes.append("zero weights")
-    elif kind < 0.5:
-        weights = np.float32(rng.choice([0.0, 2.0, -1.0, np.nan]))
-        notes.append(f"scalar weight {weights}")
-    elif kind < 0.55:
-        weights = np.ones((n, 2), "float32")
-        notes.append("weights [n, 2]")
+    weights = draw_weights(rng, n, ["float32", "float64", "float16"], notes)
     if rng.random() < 0.03:
         membership, predictions = predictions, membership
         notes.append("swapped")
