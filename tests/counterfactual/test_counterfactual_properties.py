@@ -23,6 +23,8 @@ from hypothesis import given, strategies as st  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "min_diff" / "losses"))
 
 from hypothesis_testlib import SETTINGS  # noqa: E402
+from hypothesis_testlib import draw_grid  # noqa: E402
+from hypothesis_testlib import draw_weights  # noqa: E402
 from keras_remediation.counterfactual import losses  # noqa: E402
 from min_diff_losses_testlib import grad  # noqa: E402
 from min_diff_losses_testlib import to_numpy  # noqa: E402
@@ -69,20 +71,12 @@ def pairs(draw):
     n = draw(st.sampled_from([1, 6]))  # two shapes: JAX compiles each op once per shape
     d = 3
 
-    def grid():
-        values = draw(st.lists(st.integers(-40, 40), min_size=n * d, max_size=n * d))
-        return np.array(values, np.float32).reshape(n, d) * np.float32(0.05)
-
-    original = grid()
-    counterfactual = original.copy() if draw(st.booleans()) and n > 1 else grid()
+    original = draw_grid(draw, (n, d))
+    counterfactual = original.copy() if draw(st.booleans()) and n > 1 else draw_grid(draw, (n, d))
     if draw(st.booleans()):  # some pairs identical, some rows all zero
         counterfactual[0] = original[0]
         original[-1] = 0.0
-    weights = None
-    if draw(st.booleans()):
-        weights = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)),
-                           np.float32) * np.float32(0.5)
-    return original, counterfactual, weights
+    return original, counterfactual, draw_weights(draw, n)
 
 
 def _value(loss, o, c, w):

@@ -24,6 +24,8 @@ from hypothesis import given, strategies as st  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "losses"))
 
 from hypothesis_testlib import SETTINGS  # noqa: E402
+from hypothesis_testlib import draw_grid  # noqa: E402
+from hypothesis_testlib import draw_weights  # noqa: E402
 from keras_remediation.min_diff.losses import AbsoluteCorrelationLoss  # noqa: E402
 from keras_remediation.min_diff.losses import AdjustedMMDLoss  # noqa: E402
 from keras_remediation.min_diff.losses import MMDLoss  # noqa: E402
@@ -56,16 +58,8 @@ def batches(draw):
     d = draw(st.sampled_from([None, 2]))
     membership = np.array(draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n)),
                           np.float32)
-    size = n if d is None else n * d
-    grid = draw(st.lists(st.integers(-40, 40), min_size=size, max_size=size))
-    predictions = (np.array(grid, np.float32) * np.float32(0.05))
-    if d is not None:
-        predictions = predictions.reshape(n, d)
-    weights = None
-    if draw(st.booleans()):
-        weights = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)),
-                           np.float32) * np.float32(0.5)
-    return membership, predictions, weights
+    predictions = draw_grid(draw, (n,) if d is None else (n, d))
+    return membership, predictions, draw_weights(draw, n)
 
 
 def _value(loss, membership, predictions, weights):
