@@ -102,7 +102,7 @@ def check_partition(partition_column, num_clients):
 
 
 def _prepared_data(train_sample, partition_column, num_clients, seed):
-    """Preprocessed train/test arrays and the partition (cached per process)."""
+    """Preprocessed train/test arrays and the partition."""
     data = load_adult_arrays(train_sample)
     train_df = data.pop("train_frame")
     if partition_column is None:
