@@ -37,6 +37,7 @@ bench: $(VENV)/.installed
 	@for backend in $(BACKENDS); do \
 	  KERAS_BACKEND=$$backend $(PY) benchmarks/min_diff_step.py; \
 	  KERAS_BACKEND=$$backend $(PY) benchmarks/bc_step.py; \
+	  KERAS_BACKEND=$$backend $(PY) benchmarks/counterfactual_step.py; \
 	done
 
 clean:
