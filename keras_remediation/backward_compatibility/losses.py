@@ -43,7 +43,9 @@ from keras import ops
 
 from keras_remediation.common.tensor_utils import compute_dtype
 from keras_remediation.common.tensor_utils import concrete_value
+from keras_remediation.common.validation import check_finite_values
 from keras_remediation.common.validation import check_loss_weight
+from keras_remediation.common.validation import check_numeric
 from keras_remediation.common.validation import check_sample_weight_values
 
 #: Names of the base losses understood by `per_example_loss` and the dissonance functions.
@@ -90,16 +92,136 @@ def _single_output(output, arg_name):
 def check_same_output_shape(h1_output, h2_output):
     """Raises ValueError if the statically known shapes of h1's and h2's outputs differ.
 
-    Only the non-batch dimensions are compared, and only where both are known.
+    Every dimension is compared (the batch size too) where both are known.
     """
-    shape1 = tuple(h1_output.shape)
-    shape2 = tuple(h2_output.shape)
+    shape1 = _shape(h1_output)
+    shape2 = _shape(h2_output)
     if len(shape1) != len(shape2) or any(
-        a is not None and b is not None and a != b for a, b in zip(shape1[1:], shape2[1:])
+        a is not None and b is not None and a != b for a, b in zip(shape1, shape2)
     ):
         raise ValueError(
-            "h1 and h2 must produce outputs of the same shape (the same classes, in the same "
-            f"order); h1's output has shape {shape1} and h2's output has shape {shape2}."
+            "`h1_output` and `h2_output` must have the same shape (h1 and h2 must produce the "
+            f"same classes, in the same order, on the same batch); received shapes {shape1} "
+            f"and {shape2}."
+        )
+
+
+def _shape(x):
+    shape = getattr(x, "shape", None)
+    return tuple(np.shape(x) if shape is None else shape)
+
+
+def check_sample_weight_shape(sample_weight, like, like_name):
+    """Raises ValueError unless `sample_weight` is a scalar or has shape `[batch]` or
+    `[batch, 1]`, batch the first dimension of `like` (compared where both are known)."""
+    shape, like_shape = _shape(sample_weight), _shape(like)
+    batch = like_shape[0] if like_shape else None
+    if not shape or (
+        len(shape) <= 2
+        and (len(shape) == 1 or shape[1] in (1, None))
+        and (shape[0] is None or batch is None or shape[0] == batch)
+    ):
+        return
+    raise ValueError(
+        "`sample_weight` must be a scalar or have shape [batch] or [batch, 1], batch the first "
+        f"dimension of `{like_name}`; received shapes {shape} and {like_shape}."
+    )
+
+
+def check_batch(y_true, h2_output, h1_output=None, sample_weight=None, *, label_name="y_true",
+                binary=None, sparse=None, labels=False, probabilities=False):
+    """Checks a batch given to a backward-compatibility loss before anything is computed.
+
+    Types and static shapes are checked always; values only where they are known now (not
+    inside a compiled step, see `common.tensor_utils.concrete_value`).
+
+    Args:
+        y_true: the labels; h2_output: h2's outputs `[batch, classes]`; h1_output: h1's
+            outputs, same shape, or None (not checked); sample_weight: None, a scalar,
+            `[batch]` or `[batch, 1]`.
+        label_name: the labels' argument name in messages. Default "y_true".
+        binary, sparse: as `h1_correct_mask` (for the label checks).
+        labels: whether to check the label values and shape as classification labels
+            (`check_labels`). Default False.
+        probabilities: whether the outputs must be probabilities: ≥ 0, and for categorical
+            outputs each row with a positive sum. Default False.
+
+    Raises:
+        TypeError: if an input is not numeric (strings, dicts, None, objects).
+        ValueError: for a ragged list, NaN or infinite outputs, a scalar output, batch sizes
+            that differ, a weight of another shape, outputs of different shapes, labels that do
+            not fit (with `labels`), negative probabilities (with `probabilities`).
+    """
+    outputs = [("h2_output", h2_output)]
+    if h1_output is not None:
+        outputs.append(("h1_output", h1_output))
+    check_numeric(y_true, label_name)
+    for name, output in outputs:
+        check_numeric(output, name)
+        if not _shape(output):
+            raise ValueError(
+                f"`{name}` must have shape [batch, classes] (or [batch]); received a scalar."
+            )
+        check_finite_values(output, name)
+    if sample_weight is not None:
+        check_numeric(sample_weight, "sample_weight")
+        check_sample_weight_shape(sample_weight, h2_output, "h2_output")
+    if h1_output is not None:
+        check_same_output_shape(h1_output, h2_output)
+    label_shape, output_shape = _shape(y_true), _shape(h2_output)
+    if label_shape and None not in (label_shape[0], output_shape[0]) and (
+        label_shape[0] != output_shape[0]
+    ):
+        raise ValueError(
+            f"`{label_name}` and `h2_output` must have the same batch size (first dimension); "
+            f"received shapes {label_shape} and {output_shape}."
+        )
+    is_binary = len(output_shape) == 1 or (
+        binary if binary is not None else output_shape[-1] == 1
+    )
+    if labels:
+        _check_label_shape(label_shape, output_shape, is_binary, label_name)
+        check_labels(y_true, output_shape[-1], binary=is_binary, sparse=sparse,
+                     arg_name=label_name)
+    if probabilities:
+        for name, output in outputs:
+            _check_probabilities(output, name, is_binary)
+
+
+def _check_label_shape(label_shape, output_shape, binary, label_name):
+    if binary:
+        fits = label_shape == output_shape or (
+            len(label_shape) == 1 and tuple(output_shape[1:]) in ((), (1,))
+        ) or (len(label_shape) == 2 and label_shape[1] == 1 and output_shape[1:] == (1,))
+    else:
+        fits = len(label_shape) == 1 or (
+            len(label_shape) == 2 and label_shape[1] in (1, None, output_shape[-1])
+        )
+    if not fits:
+        expected = (
+            "the outputs' shape" if binary
+            else "shape [batch] or [batch, 1] (class indices) or [batch, classes] (one-hot)"
+        )
+        raise ValueError(
+            f"`{label_name}` must have {expected}; received shape {label_shape} for "
+            f"`h2_output` of shape {output_shape}."
+        )
+
+
+def _check_probabilities(output, name, binary):
+    values = concrete_value(output)
+    if values is None or not values.size:
+        return
+    values = values.astype(np.float64)
+    if np.any(values < 0):
+        raise ValueError(
+            f"`{name}` must hold probabilities (≥ 0) when `from_logits` is False; received "
+            f"values down to {values.min():g}."
+        )
+    if not binary and np.any(values.sum(axis=-1) <= 0):
+        raise ValueError(
+            f"`{name}` must hold probabilities with a positive sum in each row when "
+            "`from_logits` is False; received a row of zeros."
         )
 
 
@@ -174,7 +296,7 @@ def _per_row(values):
         raise ValueError("Per-example loss values must have a batch dimension; received a scalar.")
     if len(values.shape) == 1:
         return values
-    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+    return ops.mean(values, axis=tuple(range(1, len(values.shape))))
 
 
 def _row_weights(sample_weight, dtype):
@@ -267,10 +389,10 @@ def h1_correct_mask(y_true, h1_output, binary=None, from_logits=False, sparse=No
         threshold = 0.0 if from_logits else 0.5
         predicted = ops.greater(ops.cast(h1_output, "float32"), threshold)
         target = ops.greater(_binary_targets(y_true, ops.cast(h1_output, "float32")), 0.5)
-        agree = ops.cast(ops.equal(predicted, target), "float32")
-        if len(agree.shape) <= 1:
-            return agree
-        return ops.min(ops.reshape(agree, (ops.shape(agree)[0], -1)), axis=1)
+        agree = ops.equal(predicted, target)
+        if len(agree.shape) > 1:
+            agree = ops.all(agree, axis=tuple(range(1, len(agree.shape))))
+        return ops.cast(agree, "float32")
     num_classes = h1_output.shape[-1]
     predicted = ops.cast(ops.argmax(h1_output, axis=-1), "int32")
     target = _class_indices(y_true, num_classes, sparse=sparse)
@@ -299,6 +421,8 @@ def masked_mean(values, mask, sample_weight=None):
     """
     check_sample_weight_values(sample_weight)
     values = _per_row(ops.convert_to_tensor(values))
+    if sample_weight is not None:
+        check_sample_weight_shape(sample_weight, values, "values")
     mask = ops.cast(ops.reshape(mask, (-1,)), values.dtype)
     selected = ops.where(mask > 0, values, 0.0)
     if sample_weight is not None:
@@ -307,16 +431,21 @@ def masked_mean(values, mask, sample_weight=None):
 
 
 def weighted_mean(values, sample_weight=None):
-    """`Σ_i w_i · values_i / N` over the batch (Keras's default reduction); a scalar tensor.
+    """`Σ_i w_i · values_i / N` over the batch (Keras's default reduction); a scalar tensor, 0
+    for an empty batch (the division is by max(N, 1)).
 
     Raises:
-        ValueError: if `sample_weight`'s values are known now (eager) and negative or not finite.
+        TypeError: if `sample_weight` is not numeric.
+        ValueError: if `sample_weight` is not a scalar, `[batch]` or `[batch, 1]`, or its
+            values are known now (eager) and negative or not finite.
     """
     check_sample_weight_values(sample_weight)
     values = _per_row(ops.convert_to_tensor(values))
     if sample_weight is not None:
+        check_sample_weight_shape(sample_weight, values, "values")
         values = values * _row_weights(sample_weight, values.dtype)
-    return ops.mean(values)
+    count = ops.cast(ops.shape(values)[0], values.dtype)
+    return ops.sum(values) / ops.maximum(count, 1.0)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -470,11 +599,12 @@ def new_error_dissonance(
         ValueError: if the outputs' shapes differ, `sample_weight` is negative (when known), or
             as `per_example_loss`.
     """
-    h2_output = _single_output(ops.convert_to_tensor(h2_output), "h2_output")
-    h1_output = _single_output(_no_gradient(h1_output), "h1_output")
-    check_same_output_shape(h1_output, h2_output)
     if binary is None and isinstance(loss, str) and loss.lower() == "binary_crossentropy":
         binary = True
+    _check_plain(y_true, h2_output, h1_output, sample_weight, binary, sparse,
+                 probabilistic=isinstance(loss, str), from_logits=from_logits)
+    h2_output = _single_output(ops.convert_to_tensor(h2_output), "h2_output")
+    h1_output = _single_output(_no_gradient(h1_output), "h1_output")
     mask = h1_correct_mask(y_true, h1_output, binary=binary, from_logits=from_logits, sparse=sparse)
     values = _loss_values(loss, y_true, h2_output, from_logits, sparse=sparse)
     return masked_mean(values, mask, sample_weight)
@@ -557,15 +687,33 @@ def strict_imitation_dissonance(
     Raises:
         ValueError: if the outputs' shapes differ.
     """
+    _check_plain(y_true, h2_output, h1_output, sample_weight, binary, None,
+                 probabilistic=loss is None, from_logits=from_logits)
     h2_output = _single_output(ops.convert_to_tensor(h2_output), "h2_output")
     h1_output = _single_output(_no_gradient(h1_output), "h1_output")
-    check_same_output_shape(h1_output, h2_output)
     mask = h1_correct_mask(y_true, h1_output, binary=binary, from_logits=from_logits)
     if loss is None:
         values = imitation_divergence(h1_output, h2_output, from_logits=from_logits, binary=binary)
     else:
         values = _loss_values(loss, ops.cast(h1_output, compute_dtype(h2_output)), h2_output, from_logits)
     return masked_mean(values, mask, sample_weight)
+
+
+def _check_plain(y_true, h2_output, h1_output, sample_weight, binary, sparse, probabilistic,
+                 from_logits):
+    """`check_batch` for the plain dissonances: a list or tuple of outputs (several model
+    outputs) is left to `_single_output`; the label and probability checks apply to the named
+    probabilistic kinds only."""
+    if _is_output_list(h2_output) or _is_output_list(h1_output):
+        return
+    check_batch(y_true, h2_output, h1_output, sample_weight, binary=binary, sparse=sparse,
+                labels=probabilistic, probabilities=probabilistic and not from_logits)
+
+
+def _is_output_list(x):
+    return isinstance(x, (list, tuple)) and bool(x) and hasattr(x[0], "shape") and bool(
+        _shape(x[0])
+    )
 
 
 # Seed-compatible loss objects ---------------------------------------------------------------
@@ -632,6 +780,11 @@ class BCLoss:
             sparse=self._sparse(), **self._per_example_kwargs(),
         )
 
+    def _check(self, y_true, h2_output, h1_output, sample_weight, label_name):
+        check_batch(y_true, h2_output, h1_output, sample_weight, label_name=label_name,
+                    binary=self._binary(), sparse=self._sparse(), labels=True,
+                    probabilities=not self.from_logits)
+
     def base_loss(self, y_true, h2_output, sample_weight=None):
         """`L(y, h2(x))`: the mean over the batch of the base loss (weighted by `sample_weight`)."""
         return weighted_mean(self.per_example(y_true, h2_output), sample_weight)
@@ -654,14 +807,19 @@ class BCLoss:
             A scalar tensor (see `new_error_dissonance` / `strict_imitation_dissonance`).
 
         Raises:
-            ValueError: for strict imitation without `h1_output`.
+            ValueError: for strict imitation without `h1_output`; and as `loss_and_dissonance`.
+            TypeError: as `loss_and_dissonance`.
         """
+        if h1_output is None and self.strict_imitation:
+            raise ValueError(
+                f"`h1_output` must be h1's outputs on the batch ({type(self).__name__} "
+                "compares h2's outputs with h1's); received None."
+            )
+        self._check(target_labels, h2_output, h1_output, sample_weight, "target_labels")
+        return self._dissonance(h2_output, target_labels, h1_output, sample_weight)
+
+    def _dissonance(self, h2_output, target_labels, h1_output, sample_weight):
         if h1_output is None:
-            if self.strict_imitation:
-                raise ValueError(
-                    f"{type(self).__name__}.dissonance needs `h1_output`: strict imitation "
-                    "compares h2's outputs with h1's."
-                )
             return self.base_loss(target_labels, h2_output, sample_weight)
         if self.strict_imitation:
             return strict_imitation_dissonance(
@@ -678,8 +836,27 @@ class BCLoss:
         """`(L(h2) + λ_c · dissonance, dissonance)` from the two models' outputs on a batch.
 
         Used by `helpers.bc_fit` and custom training steps that have run the models already.
+
+        Args:
+            y_true: the labels (see the subclass for their forms).
+            h2_output: h2's outputs `[batch, classes]`; h1_output: h1's, the same shape.
+            sample_weight: None (default), a scalar, `[batch]` or `[batch, 1]` weights ≥ 0.
+
+        Returns:
+            Two scalar tensors; both 0 for an empty batch.
+
+        Raises:
+            TypeError: if an argument is not numeric (a string, dict, None or other object).
+            ValueError: if a value known now (not inside a compiled step) does not fit: NaN or
+                infinite outputs or labels, labels out of range (class indices outside
+                `[0, classes)` or not integers, binary/one-hot labels outside [0, 1]), negative
+                probabilities or rows of zeros (with `from_logits=False`), negative weights; or
+                if the shapes do not fit: batch sizes that differ, h1's and h2's outputs of
+                different shapes, weights not a scalar, `[batch]` or `[batch, 1]`.
         """
-        dissonance = self.dissonance(h2_output, y_true, h1_output, sample_weight)
+        check_numeric(h1_output, "h1_output")
+        self._check(y_true, h2_output, h1_output, sample_weight, "y_true")
+        dissonance = self._dissonance(h2_output, y_true, h1_output, sample_weight)
         base = self.base_loss(y_true, h2_output, sample_weight)
         return base + ops.cast(self.lambda_c, base.dtype) * dissonance, dissonance
 

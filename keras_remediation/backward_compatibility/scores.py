@@ -33,8 +33,15 @@ OVERLAP_COLUMNS = ("both_right", "only_h1_right", "only_h2_right", "both_wrong")
 
 
 def _as_array(value, arg_name, expected):
-    """`value` as a NumPy array of numbers, booleans or strings; TypeError otherwise."""
-    values = np.asarray(value) if not isinstance(value, (dict, set, str, bytes)) else None
+    """`value` as a NumPy array of numbers, booleans or strings; TypeError otherwise, and
+    ValueError for a ragged nested list."""
+    try:
+        values = np.asarray(value) if not isinstance(value, (dict, set, str, bytes)) else None
+    except ValueError:
+        raise ValueError(
+            f"`{arg_name}` must be {expected} (a rectangular array); received a ragged "
+            f"{type(value).__name__}."
+        ) from None
     if values is None or values.dtype == object or not (
         np.issubdtype(values.dtype, np.number)
         or np.issubdtype(values.dtype, np.bool_)
@@ -176,8 +183,8 @@ def trust_compatibility_score(
         A float in [0, 1].
 
     Raises:
-        ValueError: if the three inputs have different numbers of rows, a shape above, NaN
-            values, or `[N]` floats with fractional values (probabilities are `[N, 1]`).
+        ValueError: if the three inputs have different numbers of rows, a shape above, a ragged
+            list, NaN values, or `[N]` floats with fractional values (probabilities are `[N, 1]`).
         TypeError: if an input is not an array of numbers (labels `[N]` may be strings).
     """
     h1_right, h2_right, _ = _correctness(h1_output, h2_output, expected_labels, threshold)

@@ -154,7 +154,10 @@ def _is_float(leaf):
 
 
 def check_sample_weight_values(sample_weight, arg_name="sample_weight"):
-    """Raises ValueError if concrete `sample_weight` values are negative or not finite."""
+    """Raises ValueError if concrete `sample_weight` values are negative or not finite, and
+    TypeError (`check_numeric`) if they are not numeric."""
+    if sample_weight is not None:
+        check_numeric(sample_weight, arg_name)
     values = concrete_value(sample_weight)
     if values is None:
         return
