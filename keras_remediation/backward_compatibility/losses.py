@@ -596,8 +596,8 @@ def new_error_dissonance(
         A scalar float tensor.
 
     Raises:
-        ValueError: if the outputs' shapes differ, `sample_weight` is negative (when known), or
-            as `per_example_loss`.
+        TypeError, ValueError: as `check_batch` (label and probability values are checked for
+            the named kinds of `loss` only), or as `per_example_loss`.
     """
     if binary is None and isinstance(loss, str) and loss.lower() == "binary_crossentropy":
         binary = True
@@ -685,7 +685,8 @@ def strict_imitation_dissonance(
         A scalar float tensor.
 
     Raises:
-        ValueError: if the outputs' shapes differ.
+        TypeError, ValueError: as `check_batch` (label and probability values are checked when
+            `loss` is None).
     """
     _check_plain(y_true, h2_output, h1_output, sample_weight, binary, None,
                  probabilistic=loss is None, from_logits=from_logits)
@@ -1080,6 +1081,7 @@ __all__ = [
     "BCStrictImitationBinaryCrossEntropyLoss",
     "BCStrictImitationNLLLoss",
     "BCStrictImitationKLDivLoss",
+    "check_batch",
     "check_labels",
     "check_lambda_c",
     "h1_correct_mask",
