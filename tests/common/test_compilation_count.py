@@ -17,26 +17,18 @@ import keras
 from keras_remediation import counterfactual
 from keras_remediation import min_diff
 from keras_remediation.backward_compatibility import BCNewErrorCompatibilityModel
+from tiny_model_testlib import tiny_arrays, tiny_model
 
 ROWS, FEATURES, BATCH = 64, 4, 8
 WARM_STEPS, MORE_STEPS = 2, 4
 
 
 def _model(outputs=1, activation="sigmoid"):
-    return keras.Sequential(
-        [
-            keras.Input((FEATURES,)),
-            keras.layers.Dense(4, activation="relu"),
-            keras.layers.Dense(outputs, activation=activation),
-        ]
-    )
+    return tiny_model(FEATURES, outputs, activation)
 
 
 def _arrays():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(ROWS, FEATURES)).astype("float32")
-    y = (rng.random((ROWS, 1)) > 0.5).astype("float32")
-    return x, y
+    return tiny_arrays(ROWS, FEATURES)
 
 
 def _plain():
