@@ -22,10 +22,12 @@ from keras_remediation.common.tensor_utils import compute_dtype
 _PACKAGE = "keras_remediation"
 
 # exp(-80) ≈ 1.8e-35 is a normal float32. Below it, `exp` returns subnormal numbers, which CPUs
-# compute tens of times slower unless denormals are flushed to zero: XLA (JAX) and TensorFlow
-# flush them, PyTorch does not, and the kernel values of distant predictions (e.g. d²/l² = 100
-# for d = 1, l = 0.1) made one kernel matrix cost more than the whole training step. Clipping
-# the exponent changes a kernel value by at most 1.8e-35.
+# compute tens of times slower unless denormals are flushed to zero. XLA (JAX) and TensorFlow
+# flush them; PyTorch does not, and there the kernel values of distant predictions (e.g. d²/l² =
+# 100 for d = 1, l = 0.1) made one kernel matrix cost more than the whole training step, so on
+# PyTorch the exponent is clipped, which changes a kernel value by at most 1.8e-35. Elsewhere it
+# is not: the clip (and its gradient's select) cost more than the exponential itself, 18 µs of a
+# 128-row MMD's 49 µs value and gradient under `jax.jit` on CPU (benchmarks/README.md).
 _MIN_EXPONENT = -80.0
 
 
@@ -44,6 +46,8 @@ def _as_2d(x, dtype):
 def _exp_of_negative(exponent):
     """`exp(exponent)` for `exponent ≤ 0`, without subnormal results (see `_MIN_EXPONENT`)."""
     # `clip`, not `maximum`: Keras's `maximum` on the torch backend returns float32 for float64.
+    if keras.backend.backend() != "torch":
+        return ops.exp(exponent)
     return ops.exp(ops.clip(exponent, _MIN_EXPONENT, 0.0))
 
 
