@@ -197,6 +197,15 @@ class RemediationModel(keras.Model):
         """The wrapped `keras.Model`."""
         return self._original_model
 
+    def __setattr__(self, name, value):
+        if name == "_jax_state" and not keras.config.is_nnx_enabled():
+            # Keras's JAX `fit` assigns its whole training state (lists of arrays, never layers
+            # or variables) after every step; `Layer.__setattr__` would walk it with the layer
+            # tracker each time, about as long as a small model's compiled step.
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
+
     # Hooks for techniques ----------------------------------------------------------------------
 
     def _unpack_original_inputs(self, inputs):

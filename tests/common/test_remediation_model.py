@@ -214,6 +214,30 @@ def test_fit_keeps_asynchronous_dispatch(arrays, monkeypatch):
     assert seen and all(seen)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's fit keeps `_jax_state`")
+def test_jax_fit_stores_its_per_step_state_untracked_and_callbacks_still_see_it(arrays):
+    """JAX's `fit` assigns its whole state after every step: the wrapper keeps it out of the
+    layer tracker (which walked it each step), and a callback reading the weights still sees
+    every step's values."""
+    x, y, side = arrays
+    original = _model()
+    model = SidePenaltyModel(original, weight=1.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    states, kernels = [], []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            states.append(type(vars(model).get("_jax_state")))
+            kernels.append(np_(self.model.original_model.layers[0].kernel).copy())
+
+    model.fit(_Batches(x, y, side), epochs=1, verbose=0, shuffle=False, callbacks=[Record()])
+    assert states and all(state is dict for state in states)
+    assert len(kernels) == 4
+    for before, after in zip(kernels, kernels[1:]):
+        assert not np.allclose(before, after)
+    np.testing.assert_allclose(np_(original.layers[0].kernel), kernels[-1])
+
+
 def test_from_config_reads_the_legacy_form_of_built_in_models():
     """Keras 2 / TF-MR configs name built-in classes without a module."""
     original = _model()
