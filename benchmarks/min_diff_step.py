@@ -18,6 +18,8 @@ over `keras.utils.PyDataset`s, then `fit`; the plain model is fit on the same ki
 (a tf.data dataset batched 2n, arrays with `batch_size=2n`, a PyDataset of 2n-row batches).
 `fixed` feeds one pre-built batch (the lower bound, no pipeline cost). All cases of a model
 are interleaved in one run (`step_timing.time_cases`); medians over `--repeats`.
+`MinDiffModel` runs with `--fuse-forward-passes` (default `auto`, which fuses both models:
+one forward pass over the original and the MinDiff rows; `false` for TF-MR's two passes).
 """
 
 import argparse
@@ -131,13 +133,14 @@ def compiled(model, jit_compile):
     return model
 
 
-def cases_for(name, build, features, rows, steps, kinds, jit_compile):
+def cases_for(name, build, features, rows, steps, kinds, jit_compile, fuse="auto"):
     x, y, sensitive, nonsensitive = make_arrays(features, rows, steps)
     cases = []
     for kind in kinds:
         plain = compiled(build(), jit_compile)
         cases.append(Case((name, kind, "plain"), plain, *plain_data(kind, x, y, 2 * rows, steps)))
-        wrapped = compiled(min_diff.keras.MinDiffModel(build(), "mmd"), jit_compile)
+        wrapped = min_diff.keras.MinDiffModel(build(), "mmd", fuse_forward_passes=fuse)
+        wrapped = compiled(wrapped, jit_compile)
         data = packed_data(kind, x, y, sensitive, nonsensitive, rows, steps)
         cases.append(Case((name, kind, "min_diff"), wrapped, *data))
     return cases
@@ -168,20 +171,32 @@ def main():
     parser.add_argument("--wide-short", type=int, default=3)
     parser.add_argument("--wide-long", type=int, default=13)
     parser.add_argument("--jit-compile", default="auto")
+    parser.add_argument(
+        "--fuse-forward-passes", default="auto",
+        help="MinDiffModel's fuse_forward_passes: auto (default; both models here fuse), "
+        "true or false (two forward passes, as TF Model Remediation)",
+    )
     args = parser.parse_args()
-    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile.lower()]
+    flags = {"auto": "auto", "true": True, "false": False}
+    jit = flags[args.jit_compile.lower()]
+    fuse = flags[args.fuse_forward_passes.lower()]
     kinds = args.kinds.split(",")
 
     keras.utils.set_random_seed(0)
-    print(header(), use_clock(args), f"jit_compile={args.jit_compile}")
+    print(
+        header(), use_clock(args), f"jit_compile={args.jit_compile}",
+        f"fuse_forward_passes={args.fuse_forward_passes}",
+    )
     models = args.models.split(",")
     if "tiny" in models:
-        cases = cases_for("tiny", tiny_model, 20, args.tiny_rows, args.long, kinds, jit)
+        cases = cases_for("tiny", tiny_model, 20, args.tiny_rows, args.long, kinds, jit, fuse)
         loads = time_cases(cases, args.short, args.long, args.repeats)
         print_table("tiny", cases, args.tiny_rows)
         print(load_line(loads))
     if "wide" in models:
-        cases = cases_for("wide", wide_model, 256, args.wide_rows, args.wide_long, kinds, jit)
+        cases = cases_for(
+            "wide", wide_model, 256, args.wide_rows, args.wide_long, kinds, jit, fuse
+        )
         loads = time_cases(cases, args.wide_short, args.wide_long, args.repeats)
         print_table("wide", cases, args.wide_rows)
         print(load_line(loads))

@@ -8,6 +8,7 @@ upgrade that moves one of them breaks here, in one place, and in the tests of th
   stateless scope's `losses`: how `add_loss` records losses in eager mode, in TensorFlow graphs
   and under JAX's `stateless_call`, and how Keras forgets them.
 - `Layer._layers` and `Layer._flatten_layers`: which sublayers a model tracks.
+- `Layer._seed_generators`: the random-number generators a layer owns (dropout, noise).
 - `keras.src.models.functional.Functional`: the class that `keras.Model(inputs, outputs)`
   subclasses are turned into.
 - `Trainer._compile_loss` and `Trainer._loss_tracker`: the compiled loss `compute_loss` calls,
@@ -25,6 +26,16 @@ from keras.src.models.functional import Functional
 def flatten_layers(model):
     """`model` and every layer below it, `model` first (Keras's `_flatten_layers`)."""
     return list(model._flatten_layers(include_self=True))
+
+
+def seed_generators(layer):
+    """The `SeedGenerator`s `layer` itself owns: it draws random numbers (in training)."""
+    return list(getattr(layer, "_seed_generators", None) or [])
+
+
+def is_plain_sequential_or_functional(model):
+    """True for a `keras.Sequential` or a functional `keras.Model`, not a subclass of them."""
+    return type(model) in (keras.Sequential, Functional)
 
 
 def track_sublayer(model, layer):

@@ -254,7 +254,7 @@ def test_predict_on_packed_data_then_evaluate_on_plain_data(data, evaluated_befo
     assert with_md["min_diff_loss"] > 0
 
 
-# --- 6. Fusion is opt-in: the default is exact for layers that mix rows. -----------------------
+# --- 6. Fusion is automatic only where it is exact. --------------------------------------------
 
 
 @keras.saving.register_keras_serializable(package="test_contract")
@@ -268,7 +268,7 @@ def test_default_is_exact_for_a_layer_that_mixes_rows(data):
         [keras.Input((N_FEATURES,)), CentreOnBatchMean(), keras.layers.Dense(1, "sigmoid")]
     )
     model = MinDiffModel(original, "mmd")
-    assert not model.fuse_forward_passes
+    assert model.fuse_forward_passes == "auto"
     md_x = np.concatenate([data["sensitive"][:16], data["nonsensitive"][:16]])
     membership = np.concatenate([np.ones((16, 1)), np.zeros((16, 1))]).astype("float32")
     model(MinDiffPackedInputs(data["x"][:32], (md_x, membership)), training=True)
@@ -276,12 +276,79 @@ def test_default_is_exact_for_a_layer_that_mixes_rows(data):
     np.testing.assert_allclose(np_(model.losses[0]), np_(expected), rtol=1e-6)
 
 
-def test_fusion_is_opt_in_and_saved_in_the_config():
-    model = MinDiffModel(keras.Sequential(_layers()), "mmd", fuse_forward_passes=True)
-    assert model.fuse_forward_passes
-    assert model.get_config()["fuse_forward_passes"] is True
-    with pytest.raises(TypeError, match="fuse_forward_passes"):
+class _Subclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(3, activation="relu")
+        self.out = keras.layers.Dense(1, activation="sigmoid")
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+def _functional_with_nested_sequential():
+    inputs = keras.Input((N_FEATURES,))
+    hidden = keras.Sequential([keras.layers.Dense(3, activation="relu")])(inputs)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
+
+
+@pytest.mark.parametrize(
+    "build, setting, passes",
+    [
+        (lambda: keras.Sequential(_layers()), "auto", 1),
+        (_functional_with_nested_sequential, "auto", 1),
+        (lambda: keras.Sequential(_layers()), False, 2),
+        (lambda: keras.Sequential(_layers()[:2] + [keras.layers.Dropout(0.1)] + _layers()[2:]),
+         "auto", 2),
+        (lambda: keras.Sequential(_layers()[:2] + [keras.layers.Lambda(lambda t: t)]
+                                  + _layers()[2:]), "auto", 2),
+        (_Subclassed, "auto", 2),
+        (_Subclassed, True, 1),
+    ],
+    ids=["sequential", "functional_nested", "off", "dropout", "lambda", "subclassed",
+         "subclassed_forced"],
+)
+def test_forward_passes_per_training_call(data, monkeypatch, build, setting, passes):
+    """'auto' fuses only models known to treat rows independently; each pass calls every
+    Dense layer once. The loss is the two-pass loss either way."""
+    calls = []
+    dense_call = keras.layers.Dense.call
+
+    def counting_call(self, *args, **kwargs):
+        calls.append(self.name)
+        return dense_call(self, *args, **kwargs)
+
+    original = build()
+    original(data["x"][:2])  # built before counting
+    model = MinDiffModel(original, "mmd", loss_weight=2.0, fuse_forward_passes=setting)
+    md_x = np.concatenate([data["sensitive"][:16], data["nonsensitive"][:16]])
+    membership = np.concatenate([np.ones((16, 1)), np.zeros((16, 1))]).astype("float32")
+    monkeypatch.setattr(keras.layers.Dense, "call", counting_call)
+    model(MinDiffPackedInputs(data["x"][:32], (md_x, membership)), training=False)
+    monkeypatch.setattr(keras.layers.Dense, "call", dense_call)
+    dense_layers = sum(isinstance(l, keras.layers.Dense) for l in _all_layers(original))
+    assert len(calls) == passes * dense_layers
+    expected = 2.0 * MMDLoss()(membership, original(md_x, training=False))
+    np.testing.assert_allclose(np_(model.losses[0]), np_(expected), rtol=1e-5)
+
+
+def _all_layers(model):
+    return [layer for layer in model._flatten_layers(include_self=False)]
+
+
+def test_fusion_setting_is_checked_and_saved_in_the_config():
+    model = MinDiffModel(keras.Sequential(_layers()), "mmd")
+    assert model.fuse_forward_passes == "auto"
+    assert "fuse_forward_passes" not in model.get_config()
+    for setting in (True, False):
+        model = MinDiffModel(keras.Sequential(_layers()), "mmd", fuse_forward_passes=setting)
+        assert model.fuse_forward_passes is setting
+        assert model.get_config()["fuse_forward_passes"] is setting
+        assert MinDiffModel.from_config(model.get_config()).fuse_forward_passes is setting
+    with pytest.raises(ValueError, match="fuse_forward_passes.*'auto', True or False.*'yes'"):
         MinDiffModel(keras.Sequential(_layers()), "mmd", fuse_forward_passes="yes")
+    with pytest.raises(TypeError, match="fuse_forward_passes.*received 1 of type int"):
+        MinDiffModel(keras.Sequential(_layers()), "mmd", fuse_forward_passes=1)
 
 
 # --- 7. One metric per MinDiff application. ----------------------------------------------------
