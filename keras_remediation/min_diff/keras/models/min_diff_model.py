@@ -107,7 +107,10 @@ class MinDiffModel(RemediationModel):
             Remediation. True also fuses custom layers and subclassed models that do not mix
             rows, which cannot be detected (Keras's `BatchNormalization`, activity
             regularisers and user layers that call `add_loss` are still detected and run
-            unfused). False: always two passes.
+            unfused). False: always two passes. With fusion, an overridden
+            `compute_min_diff_loss` that gets its predictions from `_call_original_model` (as
+            TF Model Remediation's does) receives the fused pass's MinDiff rows; one that calls
+            `original_model` itself runs them a second time, with the same result.
         **kwargs: passed to the next base class (`keras.Model`, e.g. `name`, or a custom model
             class mixed in after MinDiffModel).
 
