@@ -9,6 +9,8 @@ upgrade that moves one of them breaks here, in one place, and in the tests of th
   and under JAX's `stateless_call`, and how Keras forgets them.
 - `Layer._layers` and `Layer._flatten_layers`: which sublayers a model tracks.
 - `Layer._seed_generators`: the random-number generators a layer owns (dropout, noise).
+- `keras.src.backend.common.masking.get_keras_mask` / `set_keras_mask`: the mask a tensor carries
+  (e.g. after `Embedding(mask_zero=True)`), which the compiled loss applies.
 - `keras.src.models.functional.Functional`: the class that `keras.Model(inputs, outputs)`
   subclasses are turned into.
 - `Trainer._compile_loss` and `Trainer._loss_tracker`: the compiled loss `compute_loss` calls,
@@ -36,6 +38,17 @@ def seed_generators(layer):
 def is_plain_sequential_or_functional(model):
     """True for a `keras.Sequential` or a functional `keras.Model`, not a subclass of them."""
     return type(model) in (keras.Sequential, Functional)
+
+
+def slice_rows(tensor, start, stop):
+    """`tensor[start:stop]`, keeping the rows `start:stop` of the Keras mask it carries."""
+    from keras.src.backend.common.masking import get_keras_mask, set_keras_mask
+
+    piece = tensor[start:stop]
+    mask = get_keras_mask(tensor)
+    if mask is not None:
+        set_keras_mask(piece, mask[start:stop])
+    return piece
 
 
 def track_sublayer(model, layer):

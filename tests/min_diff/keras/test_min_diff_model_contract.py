@@ -292,6 +292,12 @@ def _functional_with_nested_sequential():
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
 
 
+def _functional_with_an_op_across_rows():
+    inputs = keras.Input((N_FEATURES,))
+    hidden = ops.softmax(keras.layers.Dense(3)(inputs), axis=0)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
+
+
 @pytest.mark.parametrize(
     "build, setting, passes",
     [
@@ -302,11 +308,14 @@ def _functional_with_nested_sequential():
          "auto", 2),
         (lambda: keras.Sequential(_layers()[:2] + [keras.layers.Lambda(lambda t: t)]
                                   + _layers()[2:]), "auto", 2),
+        (lambda: keras.Sequential(_layers()[:2] + [keras.layers.Softmax(axis=0)]
+                                  + _layers()[2:]), "auto", 2),
+        (_functional_with_an_op_across_rows, "auto", 2),
         (_Subclassed, "auto", 2),
         (_Subclassed, True, 1),
     ],
-    ids=["sequential", "functional_nested", "off", "dropout", "lambda", "subclassed",
-         "subclassed_forced"],
+    ids=["sequential", "functional_nested", "off", "dropout", "lambda", "softmax_over_rows",
+         "functional_op_over_rows", "subclassed", "subclassed_forced"],
 )
 def test_forward_passes_per_training_call(data, monkeypatch, build, setting, passes):
     """'auto' fuses only models known to treat rows independently; each pass calls every
@@ -330,6 +339,27 @@ def test_forward_passes_per_training_call(data, monkeypatch, build, setting, pas
     assert len(calls) == passes * dense_layers
     expected = 2.0 * MMDLoss()(membership, original(md_x, training=False))
     np.testing.assert_allclose(np_(model.losses[0]), np_(expected), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "two_passes"])
+def test_fused_outputs_keep_their_keras_mask(fuse):
+    """The compiled loss skips masked steps: a fused pass must hand each slice its mask."""
+    from keras.src.backend.common.masking import get_keras_mask
+
+    original = keras.Sequential([
+        keras.Input((6,), dtype="int32"),
+        keras.layers.Embedding(5, 3, mask_zero=True),
+        keras.layers.Dense(1),
+    ])
+    tokens = np.random.default_rng(0).integers(0, 5, size=(10, 6)).astype("int32")
+    tokens[:, -2:] = 0
+    membership = np.array([[1.0], [0.0]] * 3, "float32")
+    model = MinDiffModel(original, "mmd", predictions_transform=lambda p: p[:, 0],
+                         fuse_forward_passes=fuse)
+    outputs = model(MinDiffPackedInputs(tokens[:4], (tokens[4:], membership)), training=True)
+    mask = get_keras_mask(outputs)
+    assert mask is not None
+    np.testing.assert_array_equal(np_(mask), tokens[:4] != 0)
 
 
 def _all_layers(model):

@@ -100,11 +100,12 @@ class MinDiffModel(RemediationModel):
             the plain 128-row step in two passes and 1.00× fused (benchmarks/README.md).
             `'auto'` fuses only models whose exactness is known: `keras.Sequential` and
             functional models (nested ones too) built from Keras's own layers, none of which
-            is a batch normalisation, a `Lambda` or a wrapper of foreign code
-            (`TorchModuleWrapper`, `JaxLayer`, `FlaxLayer`, `TFSMLayer`), draws random numbers
-            in training (dropout, noise), keeps state across batches (`stateful=True`) or has
-            an activity regulariser; any other model runs in two passes, as in TF Model
-            Remediation. True also fuses custom layers and subclassed models that do not mix
+            is a batch or spectral normalisation, a `Lambda` or a wrapper of foreign code
+            (`TorchModuleWrapper`, `JaxLayer`, `FlaxLayer`, `TFSMLayer`), acts along the batch
+            axis (`axis=0`), draws random numbers in training (dropout, noise), keeps state
+            across batches (`stateful=True`) or has an activity regulariser, and no
+            `keras.ops` call between layers; any other model runs in two passes, as in TF
+            Model Remediation. Fused outputs keep their Keras masks. True also fuses custom layers and subclassed models that do not mix
             rows, which cannot be detected (Keras's `BatchNormalization`, activity
             regularisers and user layers that call `add_loss` are still detected and run
             unfused). False: always two passes. With fusion, an overridden
@@ -339,7 +340,9 @@ class MinDiffModel(RemediationModel):
         for count in rows:
             stop = start + count
             pieces.append(
-                keras.tree.map_structure(lambda t, a=start, b=stop: t[a:b], joined_outputs)
+                keras.tree.map_structure(
+                    lambda t, a=start, b=stop: keras_internals.slice_rows(t, a, b), joined_outputs
+                )
             )
             start = stop
         self._fused_predictions = [(x, piece) for x, piece in zip(inputs[1:], pieces[1:])]
@@ -423,12 +426,34 @@ class MinDiffModel(RemediationModel):
 
 _ROW_MIXING_LAYERS = (keras.layers.BatchNormalization,)
 
-#: Keras layers that run code `fuse_forward_passes='auto'` cannot inspect.
-_OPAQUE_LAYERS = tuple(
+#: Keras layers `fuse_forward_passes='auto'` does not fuse: they run code it cannot inspect, or
+#: update their weights on every training call (so one pass updates them once, two passes twice).
+_NOT_AUTO_FUSED_LAYERS = tuple(
     getattr(keras.layers, name)
-    for name in ("Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer")
+    for name in (
+        "Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer",
+        "SpectralNormalization",
+    )
     if hasattr(keras.layers, name)
 )
+
+
+def _acts_across_rows(layer):
+    """True if `layer`'s `axis` setting includes the batch axis (e.g. `Softmax(axis=0)`), or
+    may: an axis that is not an int, or a negative one on an input of unknown rank."""
+    axis = getattr(layer, "axis", None)
+    if axis is None:
+        return False
+    try:
+        rank = len(keras.tree.flatten(layer.input)[0].shape)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        rank = None
+    for value in axis if isinstance(axis, (list, tuple)) else [axis]:
+        if not isinstance(value, int) or value == 0:
+            return True
+        if value < 0 and (rank is None or value + rank == 0):
+            return True
+    return False
 
 
 #: Sparse and ragged tensor types, by name (TensorFlow, JAX): they are not concatenated.
@@ -456,18 +481,24 @@ def _check_fuse_forward_passes(value):
 def _model_fuses_automatically(model):
     """Whether `fuse_forward_passes='auto'` fuses `model`: known to treat rows independently.
 
-    Sequential and functional models (not subclasses, whose `call` could do anything) of
-    Keras's own layers, without layers that run foreign code, draw random numbers in training
-    or keep state across batches. `_model_allows_fusion` checks the rest.
+    Sequential and functional models (not subclasses, whose `call` could do anything; not
+    functional models that apply `keras.ops` functions) of Keras's own layers, without layers
+    that run foreign code, act along the batch axis (`axis=0`), update weights on every call
+    (spectral normalisation), draw random numbers in training or keep state across batches.
+    `_model_allows_fusion` checks the rest.
     """
     for layer in keras_internals.flatten_layers(model):
         if isinstance(layer, keras.Model):
             if not keras_internals.is_plain_sequential_or_functional(layer):
                 return False
+            # A functional model may apply `keras.ops` functions, which are not layers.
+            operations = getattr(layer, "operations", ())  # functional models (not Sequential)
+            if not all(isinstance(op, keras.layers.Layer) for op in operations):
+                return False
             continue
         if type(layer).__module__.split(".")[0] != "keras":
             return False
-        if isinstance(layer, _OPAQUE_LAYERS):
+        if isinstance(layer, _NOT_AUTO_FUSED_LAYERS) or _acts_across_rows(layer):
             return False
         if keras_internals.seed_generators(layer) or getattr(layer, "stateful", False):
             return False
