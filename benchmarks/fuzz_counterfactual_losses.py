@@ -34,6 +34,7 @@ from fuzz_lib import Compiled
 from fuzz_lib import draw_weights
 from fuzz_lib import main
 from fuzz_lib import non_finite
+from fuzz_lib import replace_one_with_garbage
 from keras_remediation.counterfactual.losses import PairwiseAbsoluteDifferenceLoss
 from keras_remediation.counterfactual.losses import PairwiseCosineLoss
 from keras_remediation.counterfactual.losses import PairwiseMSELoss
@@ -76,16 +77,11 @@ def _draw(rng):
     if rng.random() < 0.06:
         garbage = [np.array(["a"] * max(n, 1)), {"p": original}, "0.5", object(), None,
                    [[1.0, 2.0], [3.0]]]
-        target = int(rng.integers(3))
-        value = garbage[rng.integers(len(garbage))]
-        if target == 0:
-            original = value
-        elif target == 1:
-            counterfactual = value
-        else:
-            weights = value
-        notes.append(f"{('original', 'counterfactual', 'weights')[target]} "
-                     f"{type(value).__name__}")
+        original, counterfactual, weights = replace_one_with_garbage(
+            rng,
+            [("original", original), ("counterfactual", counterfactual), ("weights", weights)],
+            garbage, notes,
+        )
     kwargs = {"batch_reduction": str(rng.choice(["sum_over_batch_size", "weighted_mean"]))}
     if rng.random() < 0.1:
         kwargs["global_batch_size"] = int(rng.choice([1, 8, 64]))

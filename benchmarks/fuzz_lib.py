@@ -85,6 +85,18 @@ def draw_weights(rng, n, dtypes, notes, column=0.0):
     return weights
 
 
+def replace_one_with_garbage(rng, named_values, garbage, notes):
+    """Replaces one of `named_values` (`[(name, value)]`, drawn uniformly) by a random entry of
+    `garbage` (values of the wrong type); appends what was replaced to `notes`.
+
+    Returns the values, in order, one of them replaced.
+    """
+    target = int(rng.integers(len(named_values)))
+    value = garbage[rng.integers(len(garbage))]
+    notes.append(f"{named_values[target][0]} of type {type(value).__name__}")
+    return [value if i == target else v for i, (_, v) in enumerate(named_values)]
+
+
 def non_finite(*arrays):
     """True if a float array among `arrays` has a NaN or infinite value (as float32)."""
     with np.errstate(over="ignore"):

@@ -33,6 +33,7 @@ from fuzz_lib import Compiled
 from fuzz_lib import draw_weights
 from fuzz_lib import main
 from fuzz_lib import non_finite
+from fuzz_lib import replace_one_with_garbage
 from keras_remediation.min_diff.losses import AbsoluteCorrelationLoss
 from keras_remediation.min_diff.losses import AdjustedMMDLoss
 from keras_remediation.min_diff.losses import MMDLoss
@@ -83,16 +84,10 @@ def _draw(rng):
         notes.append("swapped")
     if rng.random() < 0.05:
         garbage = [np.array(["a"] * max(n, 1)), {"p": predictions}, "0.5", object()]
-        target = int(rng.integers(3))
-        value = garbage[rng.integers(len(garbage))]
-        if target == 0:
-            predictions = value
-        elif target == 1:
-            membership = value
-        else:
-            weights = value
-        notes.append(f"{('predictions', 'membership', 'weights')[target]} of type "
-                     f"{type(value).__name__}")
+        predictions, membership, weights = replace_one_with_garbage(
+            rng, [("predictions", predictions), ("membership", membership), ("weights", weights)],
+            garbage, notes,
+        )
     description = (
         f"n={n} pred {getattr(predictions, 'dtype', '?')}{np.shape(predictions)} membership "
         f"{getattr(membership, 'dtype', '?')}{np.shape(membership)} weights "
