@@ -11,6 +11,7 @@ import pytest
 import keras
 from keras import ops
 
+from keras_remediation.common import keras_internals
 from keras_remediation.min_diff.keras import MinDiffModel
 from keras_remediation.min_diff.keras.utils import MinDiffPackedInputs
 from keras_remediation.min_diff.keras.utils import pack_min_diff_data
@@ -335,7 +336,9 @@ def test_forward_passes_per_training_call(data, monkeypatch, build, setting, pas
     monkeypatch.setattr(keras.layers.Dense, "call", counting_call)
     model(MinDiffPackedInputs(data["x"][:32], (md_x, membership)), training=False)
     monkeypatch.setattr(keras.layers.Dense, "call", dense_call)
-    dense_layers = sum(isinstance(l, keras.layers.Dense) for l in _all_layers(original))
+    dense_layers = sum(
+        isinstance(layer, keras.layers.Dense) for layer in keras_internals.flatten_layers(original)
+    )
     assert len(calls) == passes * dense_layers
     expected = 2.0 * MMDLoss()(membership, original(md_x, training=False))
     np.testing.assert_allclose(np_(model.losses[0]), np_(expected), rtol=1e-5)
@@ -360,10 +363,6 @@ def test_fused_outputs_keep_their_keras_mask(fuse):
     mask = get_keras_mask(outputs)
     assert mask is not None
     np.testing.assert_array_equal(np_(mask), tokens[:4] != 0)
-
-
-def _all_layers(model):
-    return [layer for layer in model._flatten_layers(include_self=False)]
 
 
 def test_fusion_setting_is_checked_and_saved_in_the_config():
