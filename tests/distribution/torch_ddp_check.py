@@ -43,7 +43,8 @@ def global_batches():
     batches = []
     for index in range(len(dataset)):
         inputs, y = unpack_x_y_sample_weight(dataset[index])[:2]
-        min_diff_x, membership, weight = unpack_min_diff_data(inputs)
+        min_diff_x, membership, weight = unpack_x_y_sample_weight(unpack_min_diff_data(inputs))
+        weight = np.ones_like(membership) if weight is None else weight
         batches.append((unpack_original_inputs(inputs), y, min_diff_x, membership, weight))
     return batches
 

@@ -329,10 +329,9 @@ def test_get_uci_with_min_diff_dataset():
     x, y = next(iter(ds))
     assert isinstance(x, MinDiffPackedInputs)
     assert tuple(unpack_original_inputs(x).shape) == (128, 116) and tuple(y.shape) == (128,)
-    min_diff_x, membership, weight = unpack_min_diff_data(x)
+    min_diff_x, membership = unpack_min_diff_data(x)  # no weights: none, as in TF-MR
     assert tuple(min_diff_x.shape) == (64, 116)
     np.testing.assert_array_equal(membership.numpy()[:, 0], [1.0] * 32 + [0.0] * 32)
-    np.testing.assert_array_equal(weight.numpy(), 1.0)
     female_col = tutorials_utils.get_uci_preprocessor().feature_names.index("sex=Female")
     np.testing.assert_array_equal(min_diff_x.numpy()[:, female_col], membership.numpy()[:, 0])
 

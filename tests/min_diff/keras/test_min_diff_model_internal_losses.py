@@ -31,6 +31,7 @@ import keras
 
 from keras_remediation.min_diff.keras import MinDiffModel
 from keras_remediation.min_diff.keras.utils import pack_min_diff_data
+from keras_remediation.min_diff.keras.utils import unpack_x_y_sample_weight
 from keras_remediation.min_diff.losses import MMDLoss
 
 from internal_losses_testlib import N_FEATURES
@@ -110,7 +111,7 @@ def _mmd_by_hand(membership, predictions, weight, kernel_length=0.1):
     """Weighted biased MMD with a Gaussian kernel exp(-|a-b|² / l²), in NumPy."""
     m = np.asarray(membership, np.float64).reshape(-1)
     p = np_(predictions).astype(np.float64).reshape(len(m), -1)
-    w = np.asarray(weight, np.float64).reshape(-1)
+    w = np.ones(len(m)) if weight is None else np.asarray(weight, np.float64).reshape(-1)
     w = w / w.sum()
     kernel = np.exp(-np.sum((p[:, None, :] - p[None, :, :]) ** 2, -1) / kernel_length**2)
     a, b = w * m, w * (1 - m)
@@ -147,7 +148,7 @@ def _expected_loss(case, model, batch):
     """Compiled loss, own losses and weighted MinDiff loss, by hand (NumPy), in inference mode."""
     packed, y = batch
     x = packed.original_inputs
-    min_diff_x, membership, min_diff_weight = packed.min_diff_data
+    min_diff_x, membership, min_diff_weight = unpack_x_y_sample_weight(packed.min_diff_data)
     original = model.original_model
     compiled = _compiled_loss(case["loss"], y, original(x, training=False))
     own = float(case["own"](original, x))

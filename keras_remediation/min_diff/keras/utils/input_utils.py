@@ -2,7 +2,7 @@
 `pack_min_diff_data`, `build_min_diff_dataset`, `unpack_original_inputs`, `unpack_min_diff_data`.
 
 A packed batch is `(MinDiffPackedInputs(original_inputs, min_diff_data), y[, sample_weight])`
-where `min_diff_data` is `(min_diff_x, membership, min_diff_sample_weight)`, or a dict of such
+where `min_diff_data` is `(min_diff_x, membership[, min_diff_sample_weight])`, or a dict of such
 tuples for several MinDiff applications (a *MinDiff structure*, see
 `validate_min_diff_structure`).
 
@@ -21,8 +21,6 @@ Differences from TF Model Remediation (each can be turned off where it changes r
   often the small sensitive group). `repeat_min_diff_data=False` gives the reference's
   behaviour. `build_min_diff_dataset` ends with the shorter group as the reference did; its
   `repeat=True` cycles the shorter group until the longer one ends.
-- Every MinDiff batch holds weights: groups without `sample_weight` get weights of 1.0 (the
-  reference left the weights out, None, when neither group had any; the loss is the same).
 - Problems are reported when packing rather than while training: empty groups, groups whose
   features cannot be concatenated, membership values other than 0 and 1, negative or
   non-finite weights (on the first batch). Every later batch is checked as it is read:
@@ -309,15 +307,15 @@ def _check_group_features(s_x, n_x, s_label, n_label):
 
 
 @functools.lru_cache(maxsize=64)
-def _membership_and_ones(s_rows, n_rows):
-    """`([s_rows + n_rows, 1] of 1.0 then 0.0, [s_rows + n_rows, 1] of 1.0)`, float32.
+def _membership(s_rows, n_rows):
+    """`[s_rows + n_rows, 1]` float32, 1.0 then 0.0.
 
     Cached: built once per pair of group sizes, not per batch (Keras copies batches, never
     writes into them).
     """
     membership = np.zeros((s_rows + n_rows, 1), "float32")
     membership[:s_rows] = 1.0
-    return membership, np.ones((s_rows + n_rows, 1), "float32")
+    return membership
 
 
 def _group_weight(x, weight, label):
@@ -336,15 +334,15 @@ def _group_weight(x, weight, label):
 
 
 def _concat_groups(sensitive_batch, nonsensitive_batch, s_label, n_label):
-    """One MinDiff batch `(x, membership, weight)` from a sensitive and a non-sensitive batch."""
+    """One MinDiff batch from a sensitive and a non-sensitive batch: `(x, membership)`, or
+    `(x, membership, weight)` if either group has weights."""
     s_x, _, s_w = unpack_x_y_sample_weight(sensitive_batch)
     n_x, _, n_w = unpack_x_y_sample_weight(nonsensitive_batch)
     _check_group_features(s_x, n_x, s_label, n_label)
     x = _map_paired(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)], axis=0), s_x, n_x)
-    s_rows, n_rows = _num_rows(s_x), _num_rows(n_x)
-    membership, ones = _membership_and_ones(s_rows, n_rows)
+    membership = _membership(_num_rows(s_x), _num_rows(n_x))
     if s_w is None and n_w is None:
-        return x, membership, ones
+        return x, membership
     weight = np.concatenate(
         [_group_weight(s_x, s_w, s_label), _group_weight(n_x, n_w, n_label)], axis=0
     )
@@ -600,33 +598,46 @@ def _tf_num_rows(tensor):
     return tf.shape(tensor)[0]
 
 
-def _tf_with_membership(dataset, membership_value, label, check_weights=True):
-    """Maps a group's `x` / `(x, y[, w])` batches to `(x, membership, weight)`.
+def _tf_group_batch(batch, membership_value, label, check_weights=True):
+    """A group's `x` / `(x, y[, w])` batch as `(x, membership, weight)` tensors.
 
-    With `check_weights`, given weights are asserted finite and non-negative in the same map.
+    `weight` is None where the group has none (known when traced), else `[rows, 1]` float32,
+    asserted to have one value per row and, with `check_weights`, to be finite and
+    non-negative.
     """
     tf = _tf()
+    x, _, weight = keras.utils.unpack_x_y_sample_weight(batch)
+    rows = _tf_num_rows(tf.nest.flatten(x)[0])
+    membership = tf.fill([rows, 1], tf.constant(membership_value, tf.float32))
+    if weight is None:
+        return x, membership, None
+    weight = tf.reshape(tf.cast(weight, tf.float32), [-1, 1])
+    check = tf.debugging.assert_equal(
+        tf.shape(weight)[0], rows, message=f"`{label}` must have one sample weight per row"
+    )
+    with tf.control_dependencies([check]):
+        weight = tf.identity(weight)
+    if check_weights:
+        weight = _tf_checked_weight(weight, label)
+    return x, membership, weight
 
-    def with_membership(*batch):
-        batch = batch[0] if len(batch) == 1 else batch
-        x, _, weight = keras.utils.unpack_x_y_sample_weight(batch)
-        rows = _tf_num_rows(tf.nest.flatten(x)[0])
-        membership = tf.fill([rows, 1], tf.constant(membership_value, tf.float32))
-        if weight is None:
-            weight = tf.ones([rows, 1], tf.float32)
-        else:
-            weight = tf.reshape(tf.cast(weight, tf.float32), [-1, 1])
-            check = tf.debugging.assert_equal(
-                tf.shape(weight)[0], rows,
-                message=f"`{label}` must have one sample weight per row",
-            )
-            with tf.control_dependencies([check]):
-                weight = tf.identity(weight)
-            if check_weights:
-                weight = _tf_checked_weight(weight, label)
-        return x, membership, weight
 
-    return dataset.map(with_membership)
+def _tf_first_group_weight(dataset, membership_value, label):
+    """The first batch's `_tf_group_batch` weights (None if the group has none), read now.
+
+    Raises:
+        ValueError: if the group has no batch.
+        tf.errors.InvalidArgumentError: if the weights are not one per row.
+    """
+
+    def weight_of(*batch):
+        _, membership, weight = _tf_group_batch(
+            batch[0] if len(batch) == 1 else batch, membership_value, label, False
+        )
+        return membership if weight is None else (membership, weight)
+
+    first = _tf_first(dataset.map(weight_of), label)
+    return first[1] if isinstance(first, tuple) else None
 
 
 def _tf_message_label(label):
@@ -712,11 +723,18 @@ def _tf_concat_rows(a, b):
 
 
 def _tf_concat_groups(sensitive, nonsensitive):
+    """One MinDiff batch from two `_tf_group_batch` results: `(x, membership)`, or
+    `(x, membership, weight)` if either group has weights (1.0 for the group without)."""
     tf = _tf()
     s_x, s_m, s_w = sensitive
     n_x, n_m, n_w = nonsensitive
     x = _map_paired(_tf_concat_rows, s_x, n_x)
-    return x, tf.concat([s_m, n_m], axis=0), tf.concat([s_w, n_w], axis=0)
+    membership = tf.concat([s_m, n_m], axis=0)
+    if s_w is None and n_w is None:
+        return x, membership
+    s_w = tf.ones_like(s_m) if s_w is None else s_w
+    n_w = tf.ones_like(n_m) if n_w is None else n_w
+    return x, membership, tf.concat([s_w, n_w], axis=0)
 
 
 def _tf_tag_passes(dataset):
@@ -750,24 +768,36 @@ def _tf_zip(datasets, mode):
 
 
 def _tf_build(is_dict, pairs, mode):
-    """The MinDiff `tf.data.Dataset` of group pairs; `mode` as in `_tf_zip`."""
-    mapped, keys = [], []
+    """`(zipped, combine)` for the MinDiff batches of group pairs.
+
+    `zipped` is the groups' own batches zipped (`mode` as in `_tf_zip`); `combine(*element)`
+    builds one MinDiff batch (or dict of them) from an element of it. The caller maps it, in
+    the same `map` as its own work: each `map` costs tf.data a function call per batch.
+    """
+    datasets, keys = [], []
     for key, sensitive, nonsensitive in pairs:
         s_label, n_label = _label(_SENSITIVE, key), _label(_NONSENSITIVE, key)
         _check_tf_group_specs(sensitive, nonsensitive, s_label, n_label)
         for dataset, value, label in ((sensitive, 1.0, s_label), (nonsensitive, 0.0, n_label)):
             # Reads the first batch now: an empty group or bad weights raise here, not in `fit`.
-            first = _tf_first(_tf_with_membership(dataset, value, label, False), label)
-            check_sample_weight_values(first[2], f"{label} sample_weight")
+            weight = _tf_first_group_weight(dataset, value, label)
+            if weight is not None:
+                check_sample_weight_values(weight, f"{label} sample_weight")
             # Later batches' weights, where given, are checked as they are read (every backend).
-            mapped.append(_tf_with_membership(dataset, value, label))
+            datasets.append(dataset)
         keys.append(key)
+    labels = [
+        (value, _label(group, key))
+        for key in keys
+        for value, group in ((1.0, _SENSITIVE), (0.0, _NONSENSITIVE))
+    ]
 
     def combine(*parts):
-        built = [_tf_concat_groups(parts[2 * i], parts[2 * i + 1]) for i in range(len(keys))]
+        groups = [_tf_group_batch(part, *labels[i]) for i, part in enumerate(parts)]
+        built = [_tf_concat_groups(groups[2 * i], groups[2 * i + 1]) for i in range(len(keys))]
         return dict(zip(keys, built)) if is_dict else built[0]
 
-    return _tf_zip(mapped, mode).map(combine)
+    return _tf_zip(datasets, mode), combine
 
 
 def _tf_check_min_diff_dataset(min_diff, label):
@@ -779,10 +809,17 @@ def _tf_check_min_diff_dataset(min_diff, label):
     return [(label, spec[0])]
 
 
-def _tf_pack(original, min_diff):
+def _tf_pack(original, min_diff, combine=None):
+    """Zips `original` with `min_diff` and packs each pair of batches in one `map`.
+
+    With `combine` (of `_tf_build`), `min_diff` holds the groups' zipped batches and each
+    element is combined into its MinDiff batch in that same `map`.
+    """
     tf = _tf()
 
     def pack(original_batch, min_diff_batch):
+        if combine is not None:
+            min_diff_batch = combine(*min_diff_batch)
         x, y, weight = keras.utils.unpack_x_y_sample_weight(original_batch)
         packed = MinDiffPackedInputs(x, min_diff_batch)
         if not isinstance(original_batch, tuple):
@@ -813,8 +850,11 @@ def build_min_diff_dataset(
     `tf.SparseTensor` features the non-batch dimensions are first widened to the larger of the
     two), `membership` is `[rows, 1]` float32, 1.0 for sensitive and 0.0 for non-sensitive
     rows, and `min_diff_sample_weight` is `[rows, 1]` float32: the groups' `sample_weight`s,
-    1.0 where a group has none. For a dict of groups (one per MinDiff application) each
-    element is a dict of such batches, with the same keys.
+    1.0 for a group that has none. If neither group has weights, the batch is
+    `(min_diff_x, membership)`: as in TF Model Remediation, whose weights were None then
+    (`unpack_x_y_sample_weight` gives None; the losses weigh rows equally). For a dict of
+    groups (one per MinDiff application) each element is a dict of such batches, with the
+    same keys.
 
     The result ends with the shorter group (of all applications), as in TF Model
     Remediation; with `repeat=True` the shorter groups are cycled until the longest group
@@ -860,7 +900,8 @@ def build_min_diff_dataset(
         [data for _, s, n in pairs for data in (s, n)], "build_min_diff_dataset"
     )
     if kind == "tf.data":
-        return _tf_build(is_dict, pairs, "longest" if repeat else "shortest")
+        zipped, combine = _tf_build(is_dict, pairs, "longest" if repeat else "shortest")
+        return zipped.map(combine)
     sources = _group_sources(is_dict, pairs, kind, batch_size, shuffle, seed)
     dataset = _MinDiffPyDataset(sources, _longest(sources) if repeat else _shortest(sources))
     dataset[0]  # Checks the groups' features and weights now, not during training.
@@ -1027,12 +1068,13 @@ def _pack_tf(original, groups, given, repeat):
         )
     if groups is not None:
         is_dict, pairs = groups
-        min_diff = _tf_build(is_dict, pairs, "forever" if repeat else "shortest")
+        min_diff, combine = _tf_build(is_dict, pairs, "forever" if repeat else "shortest")
         named_specs = [
             (_label(_SENSITIVE, key), _split_spec(sensitive.element_spec)[0])
             for key, sensitive, _ in pairs
         ]
     else:
+        combine = None
         applications, min_diff = given
         if applications is None:
             named_specs = _tf_check_min_diff_dataset(min_diff, "min_diff_dataset")
@@ -1054,7 +1096,7 @@ def _pack_tf(original, groups, given, repeat):
     original_x = _split_spec(original.element_spec)[0]
     for label, md_x in named_specs:
         _paired_features(original_x, md_x, "original_dataset", label, _ORIGINAL_RELATION)
-    return _tf_pack(original, min_diff)
+    return _tf_pack(original, min_diff, combine)
 
 
 def _short(obj):

@@ -75,7 +75,7 @@ def test_string_array_groups_are_packed(arrays):
         (text, arrays["y"][:64]), np.array(["s"] * 20), np.array(["n"] * 30), batch_size=16,
         shuffle=False,
     )
-    md_x, membership, _ = dataset[0][0].min_diff_data
+    md_x, membership = dataset[0][0].min_diff_data
     assert list(md_x) == ["s"] * 16 + ["n"] * 16
     np.testing.assert_array_equal(membership[:, 0], [1.0] * 16 + [0.0] * 16)
     tf = tf_module()
@@ -84,7 +84,7 @@ def test_string_array_groups_are_packed(arrays):
         tf_batched(np.array(["s"] * 20), 8),
         tf_batched(np.array(["n"] * 30), 8),
     )
-    md_x, membership, _ = next(iter(dataset))[0].min_diff_data
+    md_x, membership = next(iter(dataset))[0].min_diff_data
     assert md_x.dtype == tf.string and list(np_(md_x)) == [b"s"] * 8 + [b"n"] * 8
 
 

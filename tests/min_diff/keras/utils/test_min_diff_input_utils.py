@@ -561,13 +561,14 @@ def test_build_arrays_membership_and_order(arrays):
     assert len(build_min_diff_dataset(arrays["sensitive"], arrays["nonsensitive"], batch_size=8)) == 5
 
 
-def test_build_arrays_weights_default_to_one(arrays):
+def test_build_arrays_without_weights_has_no_weights(arrays):
+    # The reference's contract: `min_diff_sample_weight` is None when neither group has any.
     dataset = build_min_diff_dataset(
         arrays["sensitive"], arrays["nonsensitive"], batch_size=8, shuffle=False
     )
     batch = dataset[0]
-    assert len(batch) == 3
-    np.testing.assert_array_equal(batch[2], np.ones((16, 1), "float32"))
+    assert len(batch) == 2
+    assert unpack_x_y_sample_weight(batch)[2] is None
 
 
 def test_build_arrays_weights_default_to_one_for_the_other_group(arrays):
@@ -585,12 +586,12 @@ def test_build_tf_data_membership_and_weights(arrays):
         tf_batched(arrays["sensitive"], 8), tf_batched(arrays["nonsensitive"], 8)
     )
     assert isinstance(dataset, tf.data.Dataset)
-    md_x, membership, weight = next(iter(dataset))
+    assert len(dataset.element_spec) == 2  # No weights in either group: none in the batches.
+    md_x, membership = next(iter(dataset))
     np.testing.assert_array_equal(np_(md_x)[:8], arrays["sensitive"][:8])
     np.testing.assert_array_equal(np_(md_x)[8:], arrays["nonsensitive"][:8])
     assert membership.dtype == tf.float32 and tuple(membership.shape) == (16, 1)
     np.testing.assert_array_equal(np_(membership)[:, 0], [1.0] * 8 + [0.0] * 8)
-    np.testing.assert_array_equal(np_(weight), np.ones((16, 1), "float32"))
     # With weights in one group (and labels, which are ignored).
     sensitive = (arrays["sensitive"], np.zeros((40, 1), "float32"), np.full((40,), 3.0, "float32"))
     dataset = build_min_diff_dataset(

@@ -45,7 +45,7 @@ def test_build_concatenates_sparse_features_of_different_widths():
     nonsensitive, n_dense, n_tokens = _group_dataset(10, 400, batch_size=2, sparse_width=5)
     batches = iterate(build_min_diff_dataset(sensitive, nonsensitive))
     assert len(batches) == 5
-    for i, (md_x, membership, weight) in enumerate(batches):
+    for i, (md_x, membership) in enumerate(batches):  # no weights given: none
         tokens = md_x["tokens"]
         assert isinstance(tokens, tf.SparseTensor)
         np.testing.assert_array_equal(np_(tokens.dense_shape), [5, 5])
@@ -57,7 +57,6 @@ def test_build_concatenates_sparse_features_of_different_widths():
             np_(md_x["dense"]), np.concatenate([s_dense[3 * i : 3 * i + 3], n_dense[2 * i : 2 * i + 2]])
         )
         np.testing.assert_array_equal(np_(membership)[:, 0], [1.0] * 3 + [0.0] * 2)
-        assert tuple(weight.shape) == (5, 1)
 
 
 def test_build_with_a_single_sparse_feature_and_weights():
@@ -90,7 +89,7 @@ def test_pack_with_sparse_features():
     np.testing.assert_array_equal(
         np_(tf.sparse.to_dense(packed.original_inputs["tokens"])), o_tokens[16:20]
     )
-    md_x, membership, _ = packed.min_diff_data
+    md_x, membership = packed.min_diff_data
     assert isinstance(md_x["tokens"], tf.SparseTensor)
     np.testing.assert_array_equal(np_(md_x["tokens"].dense_shape), [4, 3])
     # Batch 4 uses sensitive batch 4 % 3 = 1 and non-sensitive batch 4 % 4 = 0.
@@ -107,11 +106,11 @@ def test_build_concatenates_ragged_features():
     nonsensitive = tf.data.Dataset.from_tensor_slices({"ids": n_values}).batch(2)
     batches = iterate(build_min_diff_dataset(sensitive, nonsensitive))
     assert len(batches) == 2
-    md_x, membership, _ = batches[0]
+    md_x, membership = batches[0]
     assert isinstance(md_x["ids"], tf.RaggedTensor)
     assert md_x["ids"].to_list() == [[1, 2], [3], [10], [11, 12, 13]]
     np.testing.assert_array_equal(np_(membership)[:, 0], [1.0, 1.0, 0.0, 0.0])
-    md_x, membership, _ = batches[1]
+    md_x, membership = batches[1]
     assert md_x["ids"].to_list() == [[4, 5, 6], [7], [14, 15]]
     np.testing.assert_array_equal(np_(membership)[:, 0], [1.0, 1.0, 0.0])
 
