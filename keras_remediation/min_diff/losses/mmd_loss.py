@@ -30,7 +30,7 @@ def _group_means(membership, normed_weights):
     # `[1, 2]` broadcasts to the two group indicators; a group with total weight 0 has all-zero
     # weights, so dividing them by 1 there gives its all-zero means (and finite gradients).
     dtype = keras.backend.standardize_dtype(normed_weights.dtype)
-    groups = ops.cast(ops.equal(membership, np.array([[1.0, 0.0]], dtype)), dtype)
+    groups = ops.cast(ops.equal(membership, ops.convert_to_tensor([[1.0, 0.0]], dtype)), dtype)
     group_weights = normed_weights * groups
     totals = ops.sum(group_weights, axis=0, keepdims=True)
     group_means = group_weights / ops.where(ops.equal(totals, 0), ops.ones_like(totals), totals)
