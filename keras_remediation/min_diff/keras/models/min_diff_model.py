@@ -145,6 +145,10 @@ class MinDiffModel(RemediationModel):
 
     _extra_loss_name = "min_diff_loss"
 
+    _untracked_attributes = RemediationModel._untracked_attributes | {
+        "_model_fusable", "_fused_predictions",
+    }
+
     def __init__(
         self,
         original_model,
