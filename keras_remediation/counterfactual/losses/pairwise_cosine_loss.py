@@ -62,6 +62,7 @@ class PairwiseCosineLoss(CounterfactualLoss):
             # Σ x² stays above the epsilon), so Σ x² cannot overflow; other rows are exactly
             # Keras's. A multiplication, not a division by the row's maximum: the reciprocal
             # of a value near the float32 limit is subnormal, and XLA flushes it to zero.
+            # (`any`, not `max(..., initial=0)`, which `torch.compile` cannot trace.)
             large = ops.any(ops.abs(x) > _LARGE, axis=-1, keepdims=True)
             x = ops.where(large, x * _SCALE, x)
             return x / ops.sqrt(

@@ -28,7 +28,8 @@ def _group_means(membership, normed_weights):
     each group's weights `w̃`, and the same divided by the group's total (`ĝ_S`, `ĝ_N`)."""
     # Few ops: on PyTorch eager each Keras op costs about 10 µs of Python. `[batch, 1]` against
     # `[1, 2]` broadcasts to the two group indicators; a group with total weight 0 has all-zero
-    # weights, so dividing them by 1 there gives its all-zero means (and finite gradients).
+    # weights, so dividing them by 1 there gives its all-zero means (and finite gradients). The
+    # constant is a tensor: `torch.compile` cannot trace a NumPy array through Keras's ops.
     dtype = keras.backend.standardize_dtype(normed_weights.dtype)
     groups = ops.cast(ops.equal(membership, ops.convert_to_tensor([[1.0, 0.0]], dtype)), dtype)
     group_weights = normed_weights * groups
