@@ -105,13 +105,14 @@ class MinDiffModel(RemediationModel):
             axis (`axis=0`), draws random numbers in training (dropout, noise), keeps state
             across batches (`stateful=True`) or has an activity regulariser, and no
             `keras.ops` call between layers; any other model runs in two passes, as in TF
-            Model Remediation. Fused outputs keep their Keras masks. True also fuses custom layers and subclassed models that do not mix
-            rows, which cannot be detected (Keras's `BatchNormalization`, activity
-            regularisers and user layers that call `add_loss` are still detected and run
-            unfused). False: always two passes. With fusion, an overridden
-            `compute_min_diff_loss` that gets its predictions from `_call_original_model` (as
-            TF Model Remediation's does) receives the fused pass's MinDiff rows; one that calls
-            `original_model` itself runs them a second time, with the same result.
+            Model Remediation. Fused outputs keep their Keras masks. True also fuses custom
+            layers and subclassed models that do not mix rows, which cannot be detected
+            (Keras's `BatchNormalization`, activity regularisers and user layers that call
+            `add_loss` are still detected and run unfused). False: always two passes. With
+            fusion, an overridden `compute_min_diff_loss` that gets its predictions from
+            `_call_original_model` (as TF Model Remediation's does) receives the fused pass's
+            MinDiff rows; one that calls `original_model` itself runs them a second time, with
+            the same result.
         **kwargs: passed to the next base class (`keras.Model`, e.g. `name`, or a custom model
             class mixed in after MinDiffModel).
 
