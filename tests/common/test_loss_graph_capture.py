@@ -101,13 +101,13 @@ def test_counterfactual_loss_compiles_whole(loss_class):
     "dissonance", [bc_losses.new_error_dissonance, bc_losses.strict_imitation_dissonance]
 )
 def test_backward_compatibility_dissonance_compiles_whole(dissonance):
-    membership, h2_output, h1_output, weight = _data()
+    labels, h2_output, h1_output, weight = _data()  # the 0/1 column serves as binary labels
 
     def value(y, h2, h1):
         return dissonance(y, h2, h1, loss="binary_crossentropy", sample_weight=weight)
 
-    eager = value(membership, h2_output, h1_output)
-    compiled = _compiled(value)(membership, h2_output, h1_output)
+    eager = value(labels, h2_output, h1_output)
+    compiled = _compiled(value)(labels, h2_output, h1_output)
     np.testing.assert_allclose(
         ops.convert_to_numpy(compiled), ops.convert_to_numpy(eager), rtol=1e-5, atol=1e-7
     )

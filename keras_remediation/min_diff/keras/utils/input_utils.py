@@ -634,6 +634,7 @@ def _tf_first_group_weight(dataset, membership_value, label):
         _, membership, weight = _tf_group_batch(
             batch[0] if len(batch) == 1 else batch, membership_value, label, False
         )
+        # A tf.data element cannot be None: the membership stands in for absent weights.
         return membership if weight is None else (membership, weight)
 
     first = _tf_first(dataset.map(weight_of), label)
@@ -774,7 +775,7 @@ def _tf_build(is_dict, pairs, mode):
     builds one MinDiff batch (or dict of them) from an element of it. The caller maps it, in
     the same `map` as its own work: each `map` costs tf.data a function call per batch.
     """
-    datasets, keys = [], []
+    datasets, memberships, keys = [], [], []
     for key, sensitive, nonsensitive in pairs:
         s_label, n_label = _label(_SENSITIVE, key), _label(_NONSENSITIVE, key)
         _check_tf_group_specs(sensitive, nonsensitive, s_label, n_label)
@@ -785,16 +786,12 @@ def _tf_build(is_dict, pairs, mode):
                 check_sample_weight_values(weight, f"{label} sample_weight")
             # Later batches' weights, where given, are checked as they are read (every backend).
             datasets.append(dataset)
+            memberships.append((value, label))  # each group's membership value and label
         keys.append(key)
-    labels = [
-        (value, _label(group, key))
-        for key in keys
-        for value, group in ((1.0, _SENSITIVE), (0.0, _NONSENSITIVE))
-    ]
 
     def combine(*parts):
-        groups = [_tf_group_batch(part, *labels[i]) for i, part in enumerate(parts)]
-        built = [_tf_concat_groups(groups[2 * i], groups[2 * i + 1]) for i in range(len(keys))]
+        batches = [_tf_group_batch(part, *memberships[i]) for i, part in enumerate(parts)]
+        built = [_tf_concat_groups(batches[2 * i], batches[2 * i + 1]) for i in range(len(keys))]
         return dict(zip(keys, built)) if is_dict else built[0]
 
     return _tf_zip(datasets, mode), combine
