@@ -49,6 +49,29 @@ def concrete_value(x):
     return None
 
 
+def is_traced(x):
+    """True while `x` belongs to a step being compiled or built: a TensorFlow graph tensor (or
+    any tensor while a `tf.function` traces), a JAX tracer, any tensor while `torch.compile`
+    traces, a Keras symbolic tensor. A tensor made now from constants would then belong to
+    that trace, and must not be kept for later steps."""
+    if isinstance(x, keras.KerasTensor):
+        return True
+    library = type(x).__module__.split(".")[0]
+    if library == "tensorflow":
+        import tensorflow as tf
+
+        return not (tf.executing_eagerly() and isinstance(x, tf.__internal__.EagerTensor))
+    if library in ("jax", "jaxlib"):
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if library == "torch":
+        import torch
+
+        return torch.compiler.is_compiling()
+    return False
+
+
 def safe_divide(numerator, denominator):
     """`numerator / denominator`, and 0 where the denominator is 0, with finite gradients.
 

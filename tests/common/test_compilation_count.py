@@ -120,3 +120,29 @@ def test_train_step_compiles_only_in_the_first_steps(build, compile_counter):
         not np.allclose(before, np.array(after))
         for before, after in zip(weights, model.trainable_weights)
     )
+
+
+def _min_diff_graph_breaks(loss):
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    keras.utils.set_random_seed(0)
+    _, _, (data,) = _min_diff()
+    model = min_diff.keras.MinDiffModel(_model(), loss)
+    model.compile(optimizer="adam", loss="binary_crossentropy", jit_compile=True)
+    model.fit(data, epochs=1, steps_per_epoch=WARM_STEPS, verbose=0)
+    return sum(torch._dynamo.utils.counters["graph_break"].values())
+
+
+def test_random_features_estimator_breaks_no_more_graphs_than_the_matrix(compile_counter):
+    # Its frequencies, drawn with NumPy, are kept as a tensor by the eager call that Keras
+    # makes before compiling: the compiled step reads them and is not split where they are
+    # drawn (15 more graph breaks before they were kept).
+    if keras.backend.backend() != "torch":
+        pytest.skip("graph breaks are a torch.compile notion")
+    quadratic = _min_diff_graph_breaks(min_diff.losses.MMDLoss())
+    random_features = _min_diff_graph_breaks(
+        min_diff.losses.MMDLoss(estimator="random_features", num_features=16)
+    )
+    assert random_features == quadratic

@@ -11,6 +11,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from keras_remediation.common.tensor_utils import is_traced
 from keras_remediation.common.validation import check_choice
 from keras_remediation.common.validation import check_positive_int
 from keras_remediation.min_diff.losses.base_loss import MinDiffLoss
@@ -113,41 +114,27 @@ def blocked_quadratic_form(kernel, predictions, contrast, block_size):
     return ops.fori_loop(0, num_blocks, body, ops.zeros((), dtype=predictions.dtype))
 
 
-def random_features_mmd(kernel, predictions, contrast, num_features, seed):
+def random_features_mmd(predictions, contrast, frequencies):
     """`||Φᵀc||²`: the MMD for the random-feature kernel `φ(x)ᵀφ(y) ≈ k(x, y)`.
 
     `φ(x) = [cos(xᵀω_1), …, cos(xᵀω_F), sin(xᵀω_1), …, sin(xᵀω_F)] / √F`, with the frequencies
-    `ω` `[D, F]` of `kernel.random_frequencies(D, F, seed)`, so that
+    `ω` `[D, F]` of a kernel's spectrum (`GaussianKernel.random_frequencies`), so that
     `φ(x)ᵀφ(y) = mean_f cos(ω_fᵀ(x − y))` (Rahimi and Recht 2007; the cos/sin pair, not
     `√2·cos(xᵀω + b)`, which has the larger variance: Sutherland and Schneider, "On the Error
     of Random Fourier Features", UAI 2015).
 
     Args:
-        kernel: a `GaussianKernel`.
-        predictions: `[batch, D]` tensor, `D` known when traced.
+        predictions: `[batch, D]` tensor.
         contrast: `[batch]` tensor `c` of the same dtype.
-        num_features: `F`, a positive int.
-        seed: int seed of the frequencies.
+        frequencies: `[D, F]` tensor `ω` of the same dtype.
 
     Returns:
         Scalar tensor ≥ 0 whose expectation over the frequencies is `cᵀ K c`.
-
-    Raises:
-        ValueError: if `D` is not known when the loss is traced.
     """
-    dim = predictions.shape[1]
-    if dim is None:
-        raise ValueError(
-            "`estimator='random_features'` needs the number of prediction features when the "
-            f"loss is traced; received predictions of shape {tuple(predictions.shape)}."
-        )
-    frequencies = kernel.random_frequencies(int(dim), num_features, seed)
-    frequencies = ops.convert_to_tensor(frequencies.astype(keras.backend.standardize_dtype(
-        predictions.dtype)))
     phases = ops.einsum("id,df->if", predictions, frequencies)
     cos_mean = ops.einsum("i,if->f", contrast, ops.cos(phases))
     sin_mean = ops.einsum("i,if->f", contrast, ops.sin(phases))
-    return (ops.sum(cos_mean * cos_mean) + ops.sum(sin_mean * sin_mean)) / num_features
+    return (ops.sum(cos_mean * cos_mean) + ops.sum(sin_mean * sin_mean)) / frequencies.shape[1]
 
 
 def _check_seed(seed):
@@ -218,6 +205,10 @@ class MMDLoss(MinDiffLoss):
             for a few hundred rows the quadratic estimator is both exact and cheaper. Not for
             the Laplacian kernel: its spectrum (Cauchy) has no finite second moment, so the
             features' gradient, which scales with `ω`, has an infinite variance.
+            The frequencies are drawn with NumPy on the loss's first call for a prediction
+            width and kept when that call is eager (`MinDiffModel.fit` makes one before
+            compiling). In a custom loop under `torch.compile(fullgraph=True)`, call the loss
+            once eagerly first: a first call inside the trace cannot be captured.
         Gretton et al.'s linear-time statistic MMD²_l (§6) is not offered: it needs as many
         rows of each group, paired in a random order, while MinDiff batches have unequal,
         weighted groups (`pack_min_diff_data` stores them group by group), and its value
@@ -309,6 +300,7 @@ class MMDLoss(MinDiffLoss):
             seed = 0 if seed is None else seed
         self.num_features = num_features
         self.seed = seed
+        self._frequency_cache = {}  # frequencies tensors by width, dtype, ...: `_frequencies`
 
     def call(self, membership, predictions, sample_weight=None):
         membership, predictions, sample_weight = self._preprocess_inputs(
@@ -316,9 +308,7 @@ class MMDLoss(MinDiffLoss):
         )
         if self.estimator == "random_features":
             contrast = group_contrast(membership, sample_weight)
-            mmd = random_features_mmd(
-                self.predictions_kernel, predictions, contrast, self.num_features, self.seed
-            )
+            mmd = random_features_mmd(predictions, contrast, self._frequencies(predictions))
         elif self.block_size is not None:
             contrast = group_contrast(membership, sample_weight)
             mmd = blocked_quadratic_form(
@@ -328,6 +318,33 @@ class MMDLoss(MinDiffLoss):
             _, kernel_matrix = self._apply_kernels(membership, predictions)
             mmd, _, _, _ = weighted_mmd(kernel_matrix, membership, sample_weight)
         return self._apply_empty_group(mmd, membership, sample_weight)
+
+    def _frequencies(self, predictions):
+        """The `[D, F]` frequencies for `predictions` `[batch, D]`, in their dtype.
+
+        Drawn with NumPy (the same draw on every backend) on the first call for a width `D`
+        and dtype, and kept as a tensor when that call is eager: a compiled step then reads
+        the kept tensor, where drawing in the trace would break a `torch.compile` graph.
+
+        Raises:
+            ValueError: if `D` is not known when the loss is traced.
+        """
+        dim = predictions.shape[1]
+        if dim is None:
+            raise ValueError(
+                "`estimator='random_features'` needs the number of prediction features when "
+                f"the loss is traced; received predictions of shape {tuple(predictions.shape)}."
+            )
+        dtype = keras.backend.standardize_dtype(predictions.dtype)
+        kernel = self.predictions_kernel
+        key = (int(dim), dtype, self.num_features, self.seed, kernel.kernel_length)
+        if key in self._frequency_cache:
+            return self._frequency_cache[key]
+        draw = kernel.random_frequencies(int(dim), self.num_features, self.seed)
+        frequencies = ops.convert_to_tensor(draw.astype(dtype))
+        if not is_traced(predictions):
+            self._frequency_cache[key] = frequencies
+        return frequencies
 
     def get_config(self):
         config = super().get_config()
