@@ -8,7 +8,9 @@ upgrade that moves one of them breaks here, in one place, and in the tests of th
   stateless scope's `losses`: how `add_loss` records losses in eager mode, in TensorFlow graphs
   and under JAX's `stateless_call`, and how Keras forgets them.
 - `Layer._layers` and `Layer._flatten_layers`: which sublayers a model tracks.
-- `Layer._seed_generators`: the random-number generators a layer owns (dropout, noise).
+- `Layer._seed_generators`: the random-number generators a layer owns (dropout, noise), and
+  `keras.src.layers.rnn.dropout_rnn_cell.DropoutRNNCell`: the recurrent cells that own one
+  whatever their dropout rates.
 - `keras.src.backend.common.masking.get_keras_mask` / `set_keras_mask`: the mask a tensor carries
   (e.g. after `Embedding(mask_zero=True)`), which the compiled loss applies.
 - `keras.src.models.functional.Functional`: the class that `keras.Model(inputs, outputs)`
@@ -22,6 +24,7 @@ import threading
 
 import keras
 
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from keras.src.models.functional import Functional
 
 
@@ -30,9 +33,15 @@ def flatten_layers(model):
     return list(model._flatten_layers(include_self=True))
 
 
-def seed_generators(layer):
-    """The `SeedGenerator`s `layer` itself owns: it draws random numbers (in training)."""
-    return list(getattr(layer, "_seed_generators", None) or [])
+def draws_random_numbers(layer):
+    """Whether `layer` itself draws random numbers in training: it owns a `SeedGenerator`
+    (dropout, noise), unless it is a Keras recurrent cell (LSTM, GRU, SimpleRNN) whose
+    `dropout` and `recurrent_dropout` are 0, which owns one and never draws from it."""
+    if not getattr(layer, "_seed_generators", None):
+        return False
+    if isinstance(layer, DropoutRNNCell):
+        return layer.dropout > 0 or layer.recurrent_dropout > 0
+    return True
 
 
 def is_plain_sequential_or_functional(model):

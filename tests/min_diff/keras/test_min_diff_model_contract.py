@@ -299,6 +299,15 @@ def _functional_with_an_op_across_rows():
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
 
 
+def _recurrent(**lstm_kwargs):
+    return keras.Sequential([
+        keras.Input((N_FEATURES,)),
+        keras.layers.Reshape((N_FEATURES, 1)),
+        keras.layers.LSTM(3, **lstm_kwargs),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+
+
 @pytest.mark.parametrize(
     "build, setting, passes",
     [
@@ -314,9 +323,13 @@ def _functional_with_an_op_across_rows():
         (_functional_with_an_op_across_rows, "auto", 2),
         (_Subclassed, "auto", 2),
         (_Subclassed, True, 1),
+        (_recurrent, "auto", 1),
+        (lambda: _recurrent(dropout=0.2), "auto", 2),
+        (lambda: _recurrent(recurrent_dropout=0.2), "auto", 2),
     ],
     ids=["sequential", "functional_nested", "off", "dropout", "lambda", "softmax_over_rows",
-         "functional_op_over_rows", "subclassed", "subclassed_forced"],
+         "functional_op_over_rows", "subclassed", "subclassed_forced", "recurrent",
+         "recurrent_dropout", "recurrent_recurrent_dropout"],
 )
 def test_forward_passes_per_training_call(data, monkeypatch, build, setting, passes):
     """'auto' fuses only models known to treat rows independently; each pass calls every

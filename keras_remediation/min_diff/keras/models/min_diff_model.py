@@ -102,8 +102,9 @@ class MinDiffModel(RemediationModel):
             functional models (nested ones too) built from Keras's own layers, none of which
             is a batch or spectral normalisation, a `Lambda` or a wrapper of foreign code
             (`TorchModuleWrapper`, `JaxLayer`, `FlaxLayer`, `TFSMLayer`), acts along the batch
-            axis (`axis=0`), draws random numbers in training (dropout, noise), keeps state
-            across batches (`stateful=True`) or has an activity regulariser, and no
+            axis (`axis=0`), draws random numbers in training (dropout, noise, a recurrent
+            layer's non-zero `dropout` or `recurrent_dropout`), keeps state across batches
+            (`stateful=True`) or has an activity regulariser, and no
             `keras.ops` call between layers; any other model runs in two passes, as in TF
             Model Remediation. Fused outputs keep their Keras masks. True also fuses custom
             layers and subclassed models that do not mix rows, which cannot be detected
@@ -505,7 +506,7 @@ def _model_fuses_automatically(model):
             return False
         if isinstance(layer, _NOT_AUTO_FUSED_LAYERS) or _acts_across_rows(layer):
             return False
-        if keras_internals.seed_generators(layer) or getattr(layer, "stateful", False):
+        if keras_internals.draws_random_numbers(layer) or getattr(layer, "stateful", False):
             return False
     return True
 
