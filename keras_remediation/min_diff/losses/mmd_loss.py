@@ -185,9 +185,10 @@ class MMDLoss(MinDiffLoss):
             16,384 rows cost gigabytes). With `block_size=b`, the same sum is computed in
             row blocks (`blocked_quadratic_form`): memory O(n·b), equal to the full matrix's
             value to float rounding. The backward pass recomputes each block (one more
-            kernel evaluation); measured on CPU (benchmarks/README.md) that cost up to 2× the
-            full matrix's time at 2,048 rows, but from 4,096 rows on the blocks, which stay
-            in cache, were faster than the full matrix (2–6× at 16,384 rows).
+            kernel evaluation). Measured on 2 CPU cores (benchmarks/README.md, value and
+            gradient, block 1024): at 16,384 rows 0.2–1 GB against 3.7–5.1 GB for the full
+            matrix, 4× faster on JAX (the blocks stay in cache) but 1.2–1.3× slower on
+            PyTorch and TensorFlow.
         `'random_features'`: random Fourier features (Rahimi and Recht, "Random Features for
             Large-Scale Kernel Machines", NIPS 2007) for the Gaussian kernel:
             `MMD ≈ ||Σ_i c_i φ(x_i)||²` with `φ(x) = [cos(xᵀω), sin(xᵀω)]/√F` and `F =
