@@ -26,7 +26,8 @@ def resolve_name(value, table, base_class, *, suffix, kind, arg_name):
         if key in table:
             return table[key]()
         raise ValueError(
-            f"`{arg_name}` must be one of {sorted(name + suffix for name in table)} "
+            f"`{arg_name}` must be one of the supported values "
+            f"{sorted(name + suffix for name in table)} "
             f"(case-insensitive, '{suffix}' optional) or a {base_class.__name__} instance; "
             f"received {value!r}."
         )

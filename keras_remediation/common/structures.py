@@ -6,6 +6,15 @@ a tuple (e.g. a `(x, membership, weight)` batch) is one element and is never loo
 """
 
 import collections.abc
+import reprlib
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+
+
+def short_repr(value):
+    """`repr(value)` for messages, shortened (a few levels, long strings and reprs cut)."""
+    return _SHORT.repr(value)
 
 
 def is_element(obj, element_type=None):
@@ -17,8 +26,8 @@ def is_element(obj, element_type=None):
     if element_type is not None:
         if not isinstance(element_type, type):
             raise TypeError(
-                "`element_type` must be a class (the expected type of the elements), or None; "
-                f"received the instance {element_type!r}."
+                "`element_type` must be a class (the expected type of the elements) or None; "
+                f"an object instance was given: {element_type!r}."
             )
         if not isinstance(obj, element_type):
             return False
@@ -47,12 +56,13 @@ def validate_structure(struct, struct_name, element_type, kind, unit):
     prefix = f"`{struct_name}` is not a recognized {kind} structure:"
     if not isinstance(struct, collections.abc.Mapping):
         raise TypeError(
-            f"{prefix} it must be a single element{of_type} (a tuple counts as one element) "
-            f"or a dict of such elements; received a {type(struct).__name__}."
+            f"{prefix} it should have a type of either a single unnested element{of_type} (a "
+            "tuple counts as one element) or a dict of such elements. Given: "
+            f"{short_repr(struct)} of type {type(struct).__name__}."
         )
     if any(not isinstance(key, str) for key in struct):
         raise ValueError(
-            f"{prefix} as a dict it must have only string keys; received keys {list(struct)}."
+            f"{prefix} as a dict it must contain only string keys; received keys {list(struct)}."
         )
     bad = {
         key: type(value).__name__
@@ -61,9 +71,9 @@ def validate_structure(struct, struct_name, element_type, kind, unit):
     }
     if bad:
         raise ValueError(
-            f"{prefix} as a dict it must be unnested, one single element{of_type} per {unit} "
-            f"(tuples count as one element, lists and dicts do not); received values of type "
-            f"{bad} under the keys {sorted(struct)}."
+            f"{prefix} it is a dict, so it must be unnested and contain only elements{of_type}, "
+            f"one per {unit} (tuples count as one element, lists and dicts do not); received "
+            f"values of type {bad} under the keys {sorted(struct)}. Given: {short_repr(struct)}"
         )
 
 

@@ -441,7 +441,10 @@ def test_unknown_keyword_argument_raises_type_error():
 
 
 def test_nested_dict_loss_raises_value_error():
-    with pytest.raises(ValueError, match="flat dict"):
+    with pytest.raises(
+        ValueError,
+        match=r"`loss` is not a recognized MinDiff structure.*unnested.*`loss\[.a.\]` is a nested",
+    ):
         MinDiffModel(keras.Sequential(_layers()), {"a": {"b": "mmd"}})
 
 
@@ -502,3 +505,12 @@ def test_extensionless_paths_save_directories(tmp_path, data):
 def test_init_error_lists_only_the_users_custom_base_classes():
     with pytest.raises(TypeError, match=r"custom base class \(none\)"):
         MinDiffModel(keras.Sequential(_layers()), "mmd", not_an_argument=1)
+
+
+def test_nested_loss_weight_is_named_before_its_keys_are_compared():
+    # TF Model Remediation's order: a nested `loss_weight` dict is a structure error, even
+    # when its keys do not match `loss` either.
+    with pytest.raises(ValueError, match="`loss_weight` is not a recognized MinDiff structure"):
+        MinDiffModel(
+            keras.Sequential(_layers()), {"k1": "mmd", "k2": "mmd"}, loss_weight={"k3": {"k": 2.0}}
+        )

@@ -278,7 +278,7 @@ def test_missing_inputs_raise():
 @pytest.mark.parametrize("bad", ["sigmoid", 3, [keras.ops.sigmoid]])
 @pytest.mark.parametrize("cls", [MMDLoss, AdjustedMMDLoss, AbsoluteCorrelationLoss])
 def test_non_callable_predictions_transform_raises(cls, bad):
-    with pytest.raises(ValueError, match="`predictions_transform` must be a callable"):
+    with pytest.raises(ValueError, match="`predictions_transform` must be callable"):
         cls(predictions_transform=bad)
 
 
@@ -397,7 +397,7 @@ def test_membership_transform_runs_before_validation():
     loss = _RecordingLoss(membership_transform=lambda m: m / 2.0)
     loss(np.array([2.0, 0.0, 2.0]), np.array([0.1, 0.2, 0.3]))
     np.testing.assert_array_equal(to_numpy(loss.received[0])[:, 0], [1.0, 0.0, 1.0])
-    with pytest.raises(ValueError, match="`membership_transform` must be a callable"):
+    with pytest.raises(ValueError, match="`membership_transform` must be callable"):
         _RecordingLoss(membership_transform="half")
 
 

@@ -5,8 +5,10 @@ from keras import ops
 
 from keras_remediation.common import keras_internals
 from keras_remediation.common.remediation_model import RemediationModel
+from keras_remediation.common.structures import short_repr
 from keras_remediation.common.validation import check_loss_weight
 from keras_remediation.min_diff.keras.utils import input_utils
+from keras_remediation.min_diff.keras.utils.structure_utils import validate_min_diff_structure
 from keras_remediation.min_diff.losses.base_loss import validate_transform
 from keras_remediation.min_diff.losses.loss_utils import get_min_diff_loss
 
@@ -27,14 +29,16 @@ def _resolve_losses(loss):
                 )
             if isinstance(loss[key], dict):
                 raise ValueError(
-                    f"`loss` must be a flat dict of MinDiff losses; `loss[{key!r}]` is a nested "
-                    "dict."
+                    "`loss` is not a recognized MinDiff structure: it is a dict, so it must be "
+                    f"unnested, one MinDiff loss per application; `loss[{key!r}]` is a nested "
+                    f"dict. Given: {short_repr(loss)}"
                 )
         return {key: get_min_diff_loss(value, f"loss[{key!r}]") for key, value in loss.items()}
     if isinstance(loss, (list, tuple)):
         raise TypeError(
-            "`loss` must be a single MinDiff loss (name or `MinDiffLoss`) or a dict of them "
-            f"keyed by application; received a {type(loss).__name__}."
+            "`loss` is not a recognized MinDiff structure: it should have a type of either a "
+            "single MinDiff loss (name or `MinDiffLoss`) or a dict of them keyed by "
+            f"application. Given: {short_repr(loss)} of type {type(loss).__name__}."
         )
     return get_min_diff_loss(loss, "loss")
 
@@ -43,20 +47,23 @@ def _resolve_weights(loss_weight, losses):
     """`loss_weight` conformed to `losses`: a float, or a dict with every key (default 1.0)."""
     if loss_weight is None:
         loss_weight = 1.0
+    if isinstance(loss_weight, (dict, list)):
+        validate_min_diff_structure(loss_weight, "loss_weight")
     if not isinstance(losses, dict):
         if isinstance(loss_weight, dict):
             raise ValueError(
                 "`loss` and `loss_weight` do not have matching structures: `loss` is a single "
-                f"loss but `loss_weight` is a dict with keys {sorted(loss_weight)}; give a "
-                "single number, or a dict `loss` with the same keys."
+                f"loss ({short_repr(losses)}) but `loss_weight` is a dict with keys "
+                f"{sorted(loss_weight)}; give a single number, or a dict `loss` with the same "
+                "keys."
             )
         return check_loss_weight(loss_weight, "loss_weight", "the weight of the MinDiff loss")
     if isinstance(loss_weight, dict):
         unknown = set(loss_weight) - set(losses)
         if unknown:
             raise ValueError(
-                f"`loss_weight` contains keys that do not correspond to losses: "
-                f"{sorted(unknown)} (the keys of `loss` are {sorted(losses)})."
+                f"`loss_weight` contains keys that do not correspond to losses (the keys of "
+                f"`loss` are {sorted(losses)}): {sorted(unknown)}."
             )
         return {
             key: check_loss_weight(
@@ -284,15 +291,15 @@ class MinDiffModel(RemediationModel):
             predictions = ops.convert_to_tensor(predictions)  # a NumPy or another backend's array
         if not ops.is_tensor(predictions):
             hint = (
-                "the `predictions_transform` given does not return a tensor"
+                "the provided `predictions_transform` does not return a Tensor"
                 if self._predictions_transform is not None
                 else "`original_model` does not return a single tensor (multi-output?): pass a "
                 "`predictions_transform` that selects one output, e.g. "
                 "`lambda predictions: predictions['output_name']`"
             )
             raise ValueError(
-                "The MinDiff predictions must be a tensor after `predictions_transform`; "
-                f"received {_structure(predictions)}: {hint}."
+                "The MinDiff predictions must be a Tensor after `predictions_transform`; "
+                f"received {_structure(predictions)}, {short_repr(predictions)}:\n{hint}."
             )
         loss = self._loss if key is None else self._loss[key]
         weight = self._loss_weight if key is None else self._loss_weight[key]
@@ -315,7 +322,8 @@ class MinDiffModel(RemediationModel):
     def _missing_extra_data_message(self):
         return (
             "MinDiffModel was called with training=True but the inputs do not contain "
-            "min_diff_data. Pack it with `min_diff.keras.utils.pack_min_diff_data`, or call "
+            "min_diff_data: inputs must contain MinDiffData during training. Pack it with "
+            "`min_diff.keras.utils.pack_min_diff_data`, or call "
             "`model.original_model` to train without MinDiff."
         )
 
