@@ -153,9 +153,9 @@ class CounterfactualLoss(keras.losses.Loss, abc.ABC):
             )
             if shape_w not in ([None], [], [batch_size], [batch_size, 1], [None, 1]):
                 raise ValueError(
-                    f"Incompatible `sample_weight` shape {shape_w}: `sample_weight` must be a "
-                    f"scalar or have shape [batch_size] or [batch_size, 1] (batch_size "
-                    f"{batch_size}); received shape {shape_w}."
+                    f"Incompatible `sample_weight` shape {shape_w}. Must be scalar or 1D tensor "
+                    f"of shape [batch_size] i.e, [{batch_size}] (or [batch_size, 1]); received "
+                    f"shape {shape_w}."
                 )
             check_sample_weight_values(sample_weight)
         dtype = compute_dtype(original, counterfactual)
