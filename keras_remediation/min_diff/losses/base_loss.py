@@ -36,7 +36,8 @@ def validate_transform(transform, arg_name):
     """Raises ValueError if `transform` is neither None nor callable."""
     if transform is not None and not callable(transform):
         raise ValueError(
-            f"`{arg_name}` must be callable (a function applied to a tensor) or None; received "
+            f"`{arg_name}` must be callable or None (it should be a callable instance, e.g. a "
+            "function applied to a tensor); received "
             f"{transform!r} of type {type(transform).__name__}."
         )
 
