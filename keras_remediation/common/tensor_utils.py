@@ -22,28 +22,18 @@ def concrete_value(x):
         return None
     if isinstance(x, (np.ndarray, np.generic, int, float, bool, list, tuple)):
         return np.asarray(x)
-    if isinstance(x, keras.KerasTensor):
+    if is_traced(x):
         return None
     library = type(x).__module__.split(".")[0]
     if library == "tensorflow":
-        import tensorflow as tf
-
-        if tf.executing_eagerly() and isinstance(x, tf.__internal__.EagerTensor):
-            return x.numpy()
-        return None
+        return x.numpy()
     if library in ("jax", "jaxlib"):
-        import jax
-
-        if isinstance(x, jax.core.Tracer):
-            return None
         devices = getattr(x, "devices", None)
         if devices is not None and any(d.platform != "cpu" for d in devices()):
             return None
         return np.asarray(x)
     if library == "torch":
-        import torch
-
-        if torch.compiler.is_compiling() or x.device.type != "cpu":
+        if x.device.type != "cpu":
             return None
         return x.detach().numpy()
     return None
@@ -108,23 +98,18 @@ def all_finite_now(x):
     """True or False if the values of `x` are known now (see `concrete_value`) and all finite,
     else None (inside a compiled step). Reduced where the values live (one boolean crosses to
     the host for a JAX or PyTorch array on an accelerator), not copied whole."""
-    if x is None or isinstance(x, keras.KerasTensor):
+    if x is None or is_traced(x):
         return None
     library = type(x).__module__.split(".")[0]
     if library == "torch":
         import torch
 
-        if torch.compiler.is_compiling():
-            return None
         if not torch.is_floating_point(x) and not torch.is_complex(x):
             return True
         return bool(torch.isfinite(x.detach()).all())
     if library in ("jax", "jaxlib"):
-        import jax
         import jax.numpy as jnp
 
-        if isinstance(x, jax.core.Tracer):
-            return None
         if not jnp.issubdtype(x.dtype, jnp.inexact):
             return True
         return bool(jnp.all(jnp.isfinite(x)))
