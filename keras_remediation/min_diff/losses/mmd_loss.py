@@ -76,6 +76,12 @@ def group_contrast(membership, normed_weights):
     return group_means[:, 0] - group_means[:, 1]
 
 
+def bilinear_form(left, matrix, right):
+    """`leftᵀ · matrix · right`, a scalar, for `[n]`, `[n, m]` and `[m]` tensors (`einsum`: see
+    `weighted_mmd` on Keras's `matmul` under PyTorch)."""
+    return ops.sum(left * ops.einsum("ij,j->i", matrix, right))
+
+
 def blocked_quadratic_form(kernel, predictions, contrast, block_size):
     """`cᵀ K c` summed over row blocks of `K`, holding at most `[block_size, batch]` of it.
 
@@ -100,7 +106,7 @@ def blocked_quadratic_form(kernel, predictions, contrast, block_size):
 
     @keras.remat
     def block_value(rows, row_contrast, predictions, contrast):
-        return ops.sum(row_contrast * ops.einsum("ij,j->i", kernel(rows, predictions), contrast))
+        return bilinear_form(row_contrast, kernel(rows, predictions), contrast)
 
     def body(block, total):
         indices = block * block_size + offsets
@@ -318,7 +324,7 @@ class MMDLoss(MinDiffLoss):
             )
         else:
             _, kernel_matrix = self._apply_kernels(membership, predictions)
-            mmd = ops.sum(contrast * ops.einsum("ij,j->i", kernel_matrix, contrast))
+            mmd = bilinear_form(contrast, kernel_matrix, contrast)
         return self._apply_empty_group(mmd, membership, sample_weight)
 
     def _frequencies(self, predictions):
